@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rstscope kernel side: one record per TCP reset the kernel sends or
+ * receives, with the kernel's reason and the socket's state at that instant.
+ *
+ * tcp_send_reset and tcp_receive_reset carry the socket but not everything a
+ * diagnosis needs, and this kernel has neither fentry nor kprobes, so the rest
+ * comes from other tracepoints:
+ *   inet_sock_set_state   previous state, connection start, exact ISNs, owner
+ *   sock_{send,recv}_length  the process that owns a socket (process context)
+ *   tcp_probe             the TTL of the peer's ordinary segments
+ *   netif_receive_skb     the RST packet itself (TTL, IP ID, seq, ack, window),
+ *                         before TCP looks at it: tcp_receive_reset has no skb
+ *   kfree_skb             RSTs that TCP discarded (out of window, RFC 5961)
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "rstscope.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP 6
+#define TCPHDR_RST 0x04
+#define RCV_SHUTDOWN 1
+
+#define PF_KTHREAD 0x00200000
+
+/* Set by the loader from the running kernel's BTF before load. */
+const volatile bool has_rst_reason = false;     /* tcp_send_reset(sk, skb, reason): 6.10+ */
+const volatile bool has_send_reset_skb = false; /* tcp_send_reset(sk, skb): 5.14+ */
+const volatile bool has_kfree_skb_reason = false; /* kfree_skb(skb, loc, reason): 5.17+ */
+const volatile bool has_kfree_skb_rx_sk = false;  /* kfree_skb(..., rx_sk): 6.12+ */
+const volatile bool filter_netns = false;
+/* Only for the loader's self-test of its verifier-failure report. */
+const volatile bool break_verifier = false;
+
+extern unsigned int CONFIG_HZ __kconfig;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the loader */
+} rst_events SEC(".maps");
+
+/* Exact counts per (netns, direction, reason): they stay right when the ring
+ * buffer overflows. Bounded: a full map is itself counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct rst_count_key);
+	__type(value, __u64);
+} rst_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RST_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} rst_stats SEC(".maps");
+
+/* Namespaces this agent covers when filter_netns is set (--netns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} netns_allowed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cpu_in_softirq SEC(".maps");
+
+/* What a socket's own tracepoints learned earlier; freed with the socket. */
+struct sock_info {
+	__u64 start_ns;
+	__u32 owner_pid;
+	__u32 owner_tid;
+	__u32 isn_local;
+	__u32 isn_remote;
+	char owner_comm[RST_COMM_LEN];
+	__u8 prev_state;
+	__u8 peer_ttl;
+	__u8 isn_known;
+	__u8 __pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_info);
+} sock_infos SEC(".maps");
+
+/* A received RST as the device saw it, as this host's tuple. */
+struct flow_key {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u32 netns;
+	__u16 local_port;
+	__u16 remote_port;
+};
+
+struct rst_packet {
+	__u32 seq;
+	__u32 ack;
+	__u16 window;
+	__u16 ip_id;
+	__u8 ttl;
+	__u8 flags;
+	__u8 __pad[2];
+};
+
+/* RST packets seen by netif_receive_skb, waiting for TCP's verdict. LRU, so a
+ * flood of RSTs to unknown flows evicts rather than grows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct flow_key);
+	__type(value, struct rst_packet);
+} rst_packets SEC(".maps");
+
+/* Parsed IP + TCP header of one segment. */
+struct segment {
+	struct flow_key key; /* local = destination of the segment */
+	struct rst_packet pkt;
+	__u16 family;
+};
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&rst_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool netns_admitted(__u32 netns)
+{
+	if (!filter_netns)
+		return true;
+	return bpf_map_lookup_elem(&netns_allowed, &netns) != NULL;
+}
+
+static __always_inline void count_event(__u32 netns, __u8 dir, __u16 reason, __u8 accepted)
+{
+	struct rst_count_key key = {
+		.netns = netns, .reason = reason, .direction = dir, .accepted = accepted
+	};
+	__u64 one = 1, *v;
+
+	v = bpf_map_lookup_elem(&rst_counts, &key);
+	if (v) {
+		*v += 1;
+		return;
+	}
+	if (bpf_map_update_elem(&rst_counts, &key, &one, BPF_NOEXIST)) {
+		/* Lost a race with another CPU's insert, or the map is full. */
+		v = bpf_map_lookup_elem(&rst_counts, &key);
+		if (v)
+			*v += 1;
+		else
+			stat_inc(RST_STAT_COUNT_OVERFLOW);
+	}
+}
+
+static __always_inline void map_v4(__u8 *dst, __u32 addr_be)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr_be, 4);
+}
+
+/* Whether the current CPU is running a softirq handler (set by softirq_entry
+ * and softirq_exit below). preempt_count() would say so directly, but its
+ * per-CPU address is not in kallsyms without CONFIG_KALLSYMS_ALL. */
+static __always_inline bool in_process_context(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 zero = 0, *in_softirq = bpf_map_lookup_elem(&cpu_in_softirq, &zero);
+
+	if (!in_softirq || *in_softirq)
+		return false;
+	/* Threaded NAPI and other kernel threads act for no process. */
+	return task->pid && !(task->flags & PF_KTHREAD);
+}
+
+/* Parse the IPv4/IPv6 + TCP header at ip. Returns false if it is not TCP.
+ * IPv6 extension headers are not walked: an RST never carries them in practice. */
+static __always_inline bool parse_segment(const unsigned char *ip, __u16 eth_proto,
+					  struct segment *seg)
+{
+	const unsigned char *th;
+	__u8 b[40];
+	__u8 proto;
+	__u32 v;
+
+	if (eth_proto == ETH_P_IP) {
+		if (bpf_probe_read_kernel(b, 20, ip))
+			return false;
+		proto = b[9];
+		if (proto != IPPROTO_TCP)
+			return false;
+		seg->family = AF_INET;
+		seg->pkt.ttl = b[8];
+		seg->pkt.ip_id = ((__u16)b[4] << 8) | b[5];
+		__builtin_memcpy(&v, b + 16, 4);
+		map_v4(seg->key.local_addr, v);
+		__builtin_memcpy(&v, b + 12, 4);
+		map_v4(seg->key.remote_addr, v);
+		th = ip + (b[0] & 0x0f) * 4;
+	} else if (eth_proto == ETH_P_IPV6) {
+		if (bpf_probe_read_kernel(b, 40, ip))
+			return false;
+		if (b[6] != IPPROTO_TCP)
+			return false;
+		seg->family = AF_INET6;
+		seg->pkt.ttl = b[7];
+		seg->pkt.ip_id = 0;
+		__builtin_memcpy(seg->key.remote_addr, b + 8, 16);
+		__builtin_memcpy(seg->key.local_addr, b + 24, 16);
+		th = ip + 40;
+	} else {
+		return false;
+	}
+	if (bpf_probe_read_kernel(b, 20, th))
+		return false;
+	seg->key.remote_port = ((__u16)b[0] << 8) | b[1];
+	seg->key.local_port = ((__u16)b[2] << 8) | b[3];
+	seg->pkt.seq = ((__u32)b[4] << 24) | ((__u32)b[5] << 16) | ((__u32)b[6] << 8) | b[7];
+	seg->pkt.ack = ((__u32)b[8] << 24) | ((__u32)b[9] << 16) | ((__u32)b[10] << 8) | b[11];
+	seg->pkt.flags = b[13];
+	seg->pkt.window = ((__u16)b[14] << 8) | b[15];
+	return true;
+}
+
+/* Headers of an skb whose network and transport headers are set (TCP layer). */
+static __always_inline bool parse_skb(const struct sk_buff *skb, struct segment *seg)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+
+	return parse_segment(head + nh, proto, seg);
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline __u32 skb_netns(const struct sk_buff *skb)
+{
+	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+}
+
+static __always_inline void fill_addrs_from_sock(struct rst_event *e, const struct sock *sk)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET) {
+		map_v4(e->local_addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		map_v4(e->remote_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else {
+		BPF_CORE_READ_INTO(&e->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline void flow_key_from_sock(struct flow_key *k, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	k->netns = sk_netns(sk);
+	k->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		map_v4(k->local_addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		map_v4(k->remote_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else {
+		BPF_CORE_READ_INTO(&k->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&k->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline __u32 jiffies_to_ms(__u32 delta)
+{
+	return (__u64)delta * 1000 / CONFIG_HZ;
+}
+
+static __always_inline bool is_full_tcp_sock(const struct sock *sk, __u8 state)
+{
+	/* Request and timewait sockets share sock_common only. */
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return false;
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+static __always_inline struct sock_info *sock_info_get(const struct sock *sk, bool create)
+{
+	return bpf_sk_storage_get(&sock_infos, (void *)sk, 0,
+				  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+}
+
+static __always_inline void note_owner(struct sock_info *si)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (si->owner_tid == (__u32)id)
+		return;
+	si->owner_pid = id >> 32;
+	si->owner_tid = (__u32)id;
+	bpf_get_current_comm(si->owner_comm, sizeof(si->owner_comm));
+}
+
+/* Socket state at the reset: counters, sequence space, queues, timers. */
+static __always_inline void fill_tcp_state(struct rst_event *e, const struct sock *sk,
+					   const struct sock_info *si)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u32 now = (__u32)bpf_jiffies64();
+	__u32 copied_seq, write_seq, lrcv, ldata, lsnd;
+	__u8 shutdown;
+
+	e->flags |= RST_F_FULL_SOCK;
+	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->segs_in = BPF_CORE_READ(tp, segs_in);
+	e->segs_out = BPF_CORE_READ(tp, segs_out);
+	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	e->snd_una = BPF_CORE_READ(tp, snd_una);
+	e->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	copied_seq = BPF_CORE_READ(tp, copied_seq);
+	write_seq = BPF_CORE_READ(tp, write_seq);
+	e->unread_bytes = e->rcv_nxt - copied_seq;
+	/* A received FIN advances rcv_nxt but is not data the application lost. */
+	shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+	if ((shutdown & RCV_SHUTDOWN) && e->unread_bytes > 0)
+		e->unread_bytes -= 1;
+	e->unsent_bytes = write_seq - e->snd_nxt;
+
+	if (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER))) {
+		e->flags |= RST_F_LINGER_ON;
+		e->linger_s = BPF_CORE_READ(sk, sk_lingertime) / CONFIG_HZ;
+	}
+
+	lsnd = BPF_CORE_READ(tp, lsndtime);
+	e->last_sent_ms = lsnd ? jiffies_to_ms(now - lsnd) : RST_UNKNOWN_U32;
+	lrcv = BPF_CORE_READ(tp, rcv_tstamp);
+	ldata = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
+	if ((__s32)(ldata - lrcv) > 0)
+		lrcv = ldata;
+	e->last_recv_ms = lrcv ? jiffies_to_ms(now - lrcv) : RST_UNKNOWN_U32;
+
+	if (si && si->isn_known) {
+		e->flags |= RST_F_ISN_EXACT;
+		e->isn_local = si->isn_local;
+		e->isn_remote = si->isn_remote;
+	} else {
+		/* bytes_acked/received count from the first byte after the SYN. */
+		e->isn_local = e->snd_una - (__u32)e->bytes_acked - 1;
+		e->isn_remote = e->rcv_nxt - (__u32)e->bytes_received - 1;
+	}
+}
+
+static __always_inline void fill_process(struct rst_event *e, const struct sock_info *si)
+{
+	__u64 id;
+
+	if (in_process_context()) {
+		id = bpf_get_current_pid_tgid();
+		e->pid = id >> 32;
+		e->tid = (__u32)id;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		e->pid_source = RST_PID_CONTEXT;
+	} else if (si && si->owner_tid) {
+		e->pid = si->owner_pid;
+		e->tid = si->owner_tid;
+		__builtin_memcpy(e->comm, si->owner_comm, sizeof(e->comm));
+		e->pid_source = RST_PID_OWNER;
+	}
+}
+
+/* Everything a socket can tell, for sent and received resets alike. */
+static __always_inline void fill_from_sock(struct rst_event *e, const struct sock *sk)
+{
+	struct sock_info *si = NULL;
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	struct cgroup *cg;
+
+	e->flags |= RST_F_HAS_SOCKET;
+	e->state = state;
+	e->netns = sk_netns(sk);
+	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
+	fill_addrs_from_sock(e, sk);
+	if (is_full_tcp_sock(sk, state)) {
+		si = sock_info_get(sk, false);
+		fill_tcp_state(e, sk, si);
+		cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+		if (cg)
+			e->cgroup_id = BPF_CORE_READ(cg, kn, id);
+	}
+	if (si) {
+		e->prev_state = si->prev_state;
+		e->peer_ttl = si->peer_ttl;
+		if (si->start_ns)
+			e->conn_age_ns = e->ts_boot_ns - si->start_ns;
+	}
+	fill_process(e, si);
+	if (!e->cgroup_id && e->pid_source == RST_PID_CONTEXT)
+		e->cgroup_id = bpf_get_current_cgroup_id();
+}
+
+static __always_inline void fill_packet(struct rst_event *e, const struct rst_packet *p)
+{
+	e->flags |= RST_F_PACKET;
+	e->pkt_seq = p->seq;
+	e->pkt_ack = p->ack;
+	e->pkt_window = p->window;
+	e->pkt_ip_id = p->ip_id;
+	e->pkt_ttl = p->ttl;
+	e->pkt_flags = p->flags;
+}
+
+static __always_inline struct rst_event *reserve_event(__u32 netns, __u8 dir, __u16 reason,
+						       __u8 accepted)
+{
+	struct rst_event *e;
+
+	count_event(netns, dir, reason, accepted);
+	e = bpf_ringbuf_reserve(&rst_events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(RST_STAT_LOST);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->direction = dir;
+	e->reason = reason;
+	e->last_sent_ms = RST_UNKNOWN_U32;
+	e->last_recv_ms = RST_UNKNOWN_U32;
+	if (accepted)
+		e->flags |= RST_F_ACCEPTED;
+	return e;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
+{
+	const struct sk_buff *skb = NULL;
+	__u16 reason = RST_REASON_UNKNOWN;
+	struct segment seg = {};
+	bool have_seg = false;
+	struct rst_event *e;
+	__u32 netns;
+
+	if (has_send_reset_skb)
+		skb = (const struct sk_buff *)ctx[1];
+	if (has_rst_reason)
+		reason = (__u16)ctx[2];
+	if (break_verifier)
+		reason = (__u16)ctx[9]; /* past the arguments: the verifier refuses it */
+
+	if (skb)
+		have_seg = parse_skb(skb, &seg);
+	if (sk)
+		netns = sk_netns(sk);
+	else if (skb)
+		netns = skb_netns(skb);
+	else
+		return 0;
+	if (!netns_admitted(netns))
+		return 0;
+
+	e = reserve_event(netns, RST_DIR_SENT, reason, 0);
+	if (!e)
+		return 0;
+	if (sk) {
+		fill_from_sock(e, sk);
+	} else {
+		/* NO_SOCKET: the tuple is the triggering segment's, seen from here. */
+		e->netns = netns;
+		e->family = seg.family;
+		__builtin_memcpy(e->local_addr, seg.key.local_addr, 16);
+		__builtin_memcpy(e->remote_addr, seg.key.remote_addr, 16);
+		e->local_port = seg.key.local_port;
+		e->remote_port = seg.key.remote_port;
+		fill_process(e, NULL);
+	}
+	if (have_seg)
+		fill_packet(e, &seg.pkt);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(on_tcp_receive_reset, struct sock *sk)
+{
+	struct rst_packet *pkt;
+	struct flow_key key = {};
+	struct rst_event *e;
+	__u8 state;
+
+	flow_key_from_sock(&key, sk);
+	if (!netns_admitted(key.netns))
+		return 0;
+	pkt = bpf_map_lookup_elem(&rst_packets, &key);
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	/* tcp_rcv_state_process() also calls tcp_reset() to kill a socket that
+	 * gets data after close (it then sends TCP_ABORT_ON_DATA itself): no RST
+	 * arrived, so this is not a received reset. */
+	if (!pkt && (state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2)) {
+		stat_inc(RST_STAT_SELF_RESET);
+		return 0;
+	}
+	e = reserve_event(key.netns, RST_DIR_RECEIVED, RST_REASON_UNKNOWN, 1);
+	if (e) {
+		fill_from_sock(e, sk);
+		if (pkt)
+			fill_packet(e, pkt);
+		bpf_ringbuf_submit(e, 0);
+	}
+	if (pkt)
+		bpf_map_delete_elem(&rst_packets, &key);
+	return 0;
+}
+
+/* Every packet every device in every namespace receives: keep only TCP RSTs. */
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(on_netif_receive_skb, struct sk_buff *skb)
+{
+	struct segment seg = {};
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+
+	/* The network header is not reset yet here; data points at it. */
+	if (!parse_segment(BPF_CORE_READ(skb, data), proto, &seg))
+		return 0;
+	if (!(seg.pkt.flags & TCPHDR_RST))
+		return 0;
+	seg.key.netns = skb_netns(skb);
+	if (!netns_admitted(seg.key.netns))
+		return 0;
+	bpf_map_update_elem(&rst_packets, &seg.key, &seg.pkt, BPF_ANY);
+	return 0;
+}
+
+/* An RST that TCP looked at and threw away: reported, not accepted. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb)
+{
+	struct sock *sk = NULL;
+	struct segment seg = {};
+	struct rst_event *e;
+	__u32 reason;
+
+	if (!has_kfree_skb_reason)
+		return 0;
+	reason = (__u32)ctx[2];
+	if (has_kfree_skb_rx_sk)
+		sk = (struct sock *)ctx[3];
+	if (!parse_skb(skb, &seg) || !(seg.pkt.flags & TCPHDR_RST))
+		return 0;
+	seg.key.netns = sk ? sk_netns(sk) : skb_netns(skb);
+	if (!netns_admitted(seg.key.netns))
+		return 0;
+	bpf_map_delete_elem(&rst_packets, &seg.key);
+
+	e = reserve_event(seg.key.netns, RST_DIR_RECEIVED, RST_REASON_UNKNOWN, 0);
+	if (!e)
+		return 0;
+	if (sk && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP) {
+		fill_from_sock(e, sk);
+	} else {
+		e->netns = seg.key.netns;
+		e->family = seg.family;
+		__builtin_memcpy(e->local_addr, seg.key.local_addr, 16);
+		__builtin_memcpy(e->remote_addr, seg.key.remote_addr, 16);
+		e->local_port = seg.key.local_port;
+		e->remote_port = seg.key.remote_port;
+	}
+	e->drop_reason = reason;
+	fill_packet(e, &seg.pkt);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Every segment an established socket receives, before validation. */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
+{
+	struct segment seg = {};
+	struct sock_info *si;
+
+	if (!parse_skb(skb, &seg) || (seg.pkt.flags & TCPHDR_RST))
+		return 0;
+	si = sock_info_get(sk, true);
+	if (si)
+		si->peer_ttl = seg.pkt.ttl;
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct sock_info *si;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_CLOSE && oldstate == TCP_LISTEN)
+		return 0;
+	si = sock_info_get(sk, true);
+	if (!si)
+		return 0;
+	si->prev_state = oldstate;
+	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV)
+		si->start_ns = bpf_ktime_get_boot_ns();
+	if (newstate == TCP_ESTABLISHED && !si->isn_known) {
+		/* Both sides just finished the handshake: snd_una and rcv_nxt
+		 * sit exactly one past the two SYNs. */
+		si->isn_local = BPF_CORE_READ(tp, snd_una) - 1;
+		si->isn_remote = BPF_CORE_READ(tp, rcv_nxt) - 1;
+		si->isn_known = 1;
+	}
+	if (in_process_context())
+		note_owner(si);
+	return 0;
+}
+
+static __always_inline void note_owner_of(struct sock *sk)
+{
+	struct sock_info *si;
+
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	si = sock_info_get(sk, false);
+	if (si)
+		note_owner(si);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_sock_send_length, struct sock *sk)
+{
+	note_owner_of(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(on_sock_recv_length, struct sock *sk)
+{
+	note_owner_of(sk);
+	return 0;
+}
+
+/* Softirqs do not nest on one CPU, so a flag is enough. */
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(on_softirq_entry)
+{
+	__u32 zero = 0, *flag = bpf_map_lookup_elem(&cpu_in_softirq, &zero);
+
+	if (flag)
+		*flag = 1;
+	return 0;
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(on_softirq_exit)
+{
+	__u32 zero = 0, *flag = bpf_map_lookup_elem(&cpu_in_softirq, &zero);
+
+	if (flag)
+		*flag = 0;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
