@@ -1,0 +1,81 @@
+// The agent's settings: one type, a documented default on every field, and
+// one loader that validates flags and environment.
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AgentConfigError } from './errors.js';
+import { repoRoot } from './repo-root.js';
+
+export const DEFAULT_RINGBUF_MB = 8;
+export const DEFAULT_LOADER_PATH = join(repoRoot(), 'build', 'rstscope-loader');
+
+export interface AgentConfig {
+  /** One JSON object per reset on stdout (default: one readable line). */
+  json: boolean;
+  /** Namespaces this agent covers, as NAME, PATH or INODE (default: all of the host). */
+  netns: string[];
+  /** Host name reported with every event (default: the kernel's host name; env NODE_NAME). */
+  host: string | undefined;
+  /** Kernel ring buffer size in MiB, a power of two (default 8: ~40k events of slack). */
+  ringbufMb: number;
+  /** Stop after this many seconds (default 0: until SIGINT/SIGTERM). */
+  durationS: number;
+  /** The native loader (default build/rstscope-loader; env RSTSCOPE_LOADER). */
+  loaderPath: string;
+  /** Act as on a kernel whose tcp_send_reset has no reason (default false; for tests). */
+  assumeNoReason: boolean;
+}
+
+export const AGENT_USAGE = `usage: rstscope agent [--json] [--netns NAME|PATH|INODE]... [--host NAME]
+                      [--ringbuf-mb N] [--duration SECONDS]
+
+Prints every TCP reset this host's kernel sends or receives.
+  --json            one JSON object per reset (snake_case fields, as stored)
+  --netns NS        only these network namespaces (repeatable); default all
+  --host NAME       host name in the records (default: $NODE_NAME or the host name)
+  --ringbuf-mb N    kernel ring buffer in MiB, power of two (default ${DEFAULT_RINGBUF_MB})
+  --duration S      stop after S seconds (default: until Ctrl-C)
+  --assume-no-reason  report reasons as UNKNOWN, as an older kernel would (testing)`;
+
+export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        json: { type: 'boolean', default: false },
+        netns: { type: 'string', multiple: true, default: [] },
+        host: { type: 'string' },
+        'ringbuf-mb': { type: 'string', default: String(DEFAULT_RINGBUF_MB) },
+        duration: { type: 'string', default: '0' },
+        'assume-no-reason': { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new AgentConfigError(`${(err as Error).message}; see 'rstscope agent --help'`);
+  }
+  const ringbufMb = Number(values['ringbuf-mb']);
+  if (!Number.isInteger(ringbufMb) || ringbufMb < 1 || ringbufMb > 1024 || ringbufMb & (ringbufMb - 1)) {
+    throw new AgentConfigError(
+      `--ringbuf-mb ${values['ringbuf-mb']}: expected a power of two from 1 to 1024`,
+    );
+  }
+  const durationS = Number(values.duration);
+  if (!Number.isFinite(durationS) || durationS < 0) {
+    throw new AgentConfigError(`--duration ${values.duration}: expected seconds, 0 or more`);
+  }
+  const host = values.host ?? env.NODE_NAME;
+  if (host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(host)) {
+    throw new AgentConfigError(`--host ${host}: expected a DNS-style name (letters, digits, . _ -)`);
+  }
+  return {
+    json: values.json,
+    netns: values.netns,
+    host,
+    ringbufMb,
+    durationS,
+    loaderPath: env.RSTSCOPE_LOADER ? resolve(env.RSTSCOPE_LOADER) : DEFAULT_LOADER_PATH,
+    assumeNoReason: values['assume-no-reason'],
+  };
+}

@@ -1,0 +1,126 @@
+// Supervises the native loader (build/rstscope-loader): starts it, turns its
+// frames into decoded batches and counters, and stops it cleanly. The loader
+// is a separate process so that libbpf, the privileges and the ring-buffer
+// drain live outside the JavaScript thread (docs/agent.md).
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { LoaderCrashedError, LoaderStartError } from './errors.js';
+import {
+  FRAME_BATCH,
+  FRAME_COUNTERS,
+  FRAME_HELLO,
+  FrameReader,
+  parseBatchHeader,
+  parseCounters,
+} from './loader-frames.js';
+import type { KernelCounters, LoaderHello } from './loader-frames.js';
+
+const STDERR_TAIL_BYTES = 16 * 1024;
+const STOP_GRACE_MS = 5_000;
+
+export interface LoaderOptions {
+  path: string;
+  netnsInodes: number[];
+  ringbufMb: number;
+  /** Behave as on a kernel whose tcp_send_reset has no reason argument. */
+  assumeNoReason: boolean;
+}
+
+export interface LoaderHandlers {
+  /** Raw records of one batch; recordsAt is where they start in payload. */
+  onBatch(payload: Buffer, recordsAt: number, realtimeOffsetNs: bigint): void;
+  onCounters(counters: KernelCounters): void;
+  /** The loader said something on stderr (notes about missing tracepoints). */
+  onNote(line: string): void;
+  /** The loader died on its own after it had started. */
+  onCrash(error: LoaderCrashedError): void;
+}
+
+export class LoaderProcess {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private stderrTail = '';
+  private stopping = false;
+  private lastCounters: KernelCounters | undefined;
+
+  constructor(
+    private readonly options: LoaderOptions,
+    private readonly handlers: LoaderHandlers,
+  ) {}
+
+  /** Resolves once the programs are loaded and attached. */
+  start(): Promise<LoaderHello> {
+    const args = ['--ringbuf-mb', String(this.options.ringbufMb)];
+    for (const inode of this.options.netnsInodes) args.push('--netns-inode', String(inode));
+    if (this.options.assumeNoReason) args.push('--assume-no-reason');
+
+    const child = spawn(this.options.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    const reader = new FrameReader();
+
+    return new Promise<LoaderHello>((resolve, reject) => {
+      let started = false;
+      child.on('error', (err) => {
+        reject(
+          new LoaderStartError(
+            `cannot run the loader ${this.options.path}: ${err.message}; run ./scripts/setup.sh to build it`,
+            '',
+            { cause: err },
+          ),
+        );
+      });
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (text: string) => {
+        this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+        if (started) {
+          for (const line of text.split('\n')) if (line.trim()) this.handlers.onNote(line.trim());
+        }
+      });
+      child.stdout.on('data', (chunk: Buffer) => {
+        for (const frame of reader.push(chunk)) {
+          if (frame.type === FRAME_HELLO) {
+            started = true;
+            resolve(JSON.parse(frame.payload.toString('utf8')) as LoaderHello);
+          } else if (frame.type === FRAME_BATCH) {
+            const { realtimeOffsetNs, recordsAt } = parseBatchHeader(frame.payload);
+            this.handlers.onBatch(frame.payload, recordsAt, realtimeOffsetNs);
+          } else if (frame.type === FRAME_COUNTERS) {
+            this.lastCounters = parseCounters(frame.payload);
+            this.handlers.onCounters(this.lastCounters);
+          }
+        }
+      });
+      child.on('exit', (code, signal) => {
+        if (!started) {
+          const lines = this.stderrTail.trim().split('\n');
+          const first = lines[0] ?? `loader exited with ${code ?? signal}`;
+          reject(new LoaderStartError(first.replace(/^error: /, ''), lines.slice(1).join('\n')));
+        } else if (!this.stopping) {
+          this.handlers.onCrash(
+            new LoaderCrashedError(
+              `the loader exited unexpectedly (${code ?? signal}): ${this.stderrTail.trim().split('\n').pop() ?? ''}`,
+            ),
+          );
+        }
+      });
+    });
+  }
+
+  /** Ask for a counters frame now (delivered through onCounters). */
+  requestCounters(): void {
+    this.child?.stdin.write('c');
+  }
+
+  /** Stop: the loader drains its ring buffer, sends final counters and exits. */
+  async stop(): Promise<KernelCounters | undefined> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return this.lastCounters;
+    this.stopping = true;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const closed = new Promise<void>((resolve) => child.stdout.once('close', () => resolve()));
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await Promise.all([exited, closed]);
+    clearTimeout(timer);
+    return this.lastCounters;
+  }
+}

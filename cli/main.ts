@@ -1,0 +1,71 @@
+// rstscope: one command for every role. Each verb wires its config and its
+// component; errors become one line that says what is wrong and how to fix it.
+import {
+  AGENT_USAGE,
+  AgentConfigError,
+  LoaderStartError,
+  MissingCapabilityError,
+  loadAgentConfig,
+  runAgent,
+} from '../agent/index.js';
+import { LAB_USAGE, runLabCommand } from './lab-command.js';
+
+const USAGE = `usage: rstscope <command> [options]
+
+commands:
+  agent    print every TCP reset this host's kernel sends or receives
+  lab      build the lab's network namespaces and show resets in them
+
+'rstscope <command> --help' for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(verb === 'agent' ? AGENT_USAGE : verb === 'lab' ? LAB_USAGE : USAGE);
+    return 0;
+  }
+  switch (verb) {
+    case 'agent':
+      return runAgent(loadAgentConfig(rest, process.env));
+    case 'lab':
+      return runLabCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return verb === undefined ? 2 : 0;
+    default:
+      console.error(`rstscope: unknown command '${verb}'; run 'rstscope --help'`);
+      return 2;
+  }
+}
+
+function report(verb: string | undefined, err: unknown): number {
+  const who = verb ? `rstscope ${verb}` : 'rstscope';
+  if (err instanceof AgentConfigError) {
+    console.error(`${who}: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof MissingCapabilityError) {
+    console.error(`${who}: ${err.message}`);
+    return 1;
+  }
+  if (err instanceof LoaderStartError) {
+    console.error(`${who}: ${err.message}`);
+    if (err.detail) console.error(err.detail);
+    return 1;
+  }
+  console.error(`${who}: ${err instanceof Error ? err.message : String(err)}`);
+  return 1;
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = report(argv[0], err);
+  },
+);
