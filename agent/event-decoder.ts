@@ -12,7 +12,7 @@ import {
   RST_REASON_UNKNOWN,
   RST_UNKNOWN_U32,
 } from './event-layout.js';
-import { formatAddress } from './ip-address.js';
+import { formatAddress, isV4Mapped } from './ip-address.js';
 import { enumName, tcpFlagsName, tcpStateName } from './kernel-names.js';
 import type { EnumNames } from './kernel-names.js';
 import type { PidSource, ResetEvent } from './reset-event.js';
@@ -90,7 +90,11 @@ export function decodeRecord(
     drop_reason: !sent && dropReason ? enumName(ctx.dropReasons, dropReason) : null,
     state: tcpStateName(u8(L.state)),
     prev_state: tcpStateName(u8(L.prev_state)),
-    family: u16(L.family) === AF_INET6 ? 'ipv6' : 'ipv4',
+    // The wire's family: a dual-stack AF_INET6 socket talking to an IPv4 peer is IPv4.
+    family:
+      u16(L.family) === AF_INET6 && !(isV4Mapped(bytes(L.local_addr, 16)) && isV4Mapped(bytes(L.remote_addr, 16)))
+        ? 'ipv6'
+        : 'ipv4',
     local_addr: formatAddress(bytes(L.local_addr, 16)),
     local_port: u16(L.local_port),
     remote_addr: formatAddress(bytes(L.remote_addr, 16)),

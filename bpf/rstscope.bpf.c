@@ -26,7 +26,6 @@
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_TCP 6
 #define TCPHDR_RST 0x04
-#define RCV_SHUTDOWN 1
 
 #define PF_KTHREAD 0x00200000
 
@@ -261,26 +260,18 @@ static __always_inline __u32 skb_netns(const struct sk_buff *skb)
 	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 }
 
-static __always_inline void fill_addrs_from_sock(struct rst_event *e, const struct sock *sk)
-{
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (e->family == AF_INET) {
-		map_v4(e->local_addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		map_v4(e->remote_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
-	} else {
-		BPF_CORE_READ_INTO(&e->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	}
-}
-
+/* The socket's tuple as this host sees it. */
 static __always_inline void flow_key_from_sock(struct flow_key *k, const struct sock *sk)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 
 	k->netns = sk_netns(sk);
 	k->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* tcp_set_state(TCP_CLOSE) unhashes the socket and zeroes inet_num
+	 * before close() sends its reset; inet_sport keeps the port. */
+	if (!k->local_port && state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV)
+		k->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	k->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
 		map_v4(k->local_addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
@@ -289,6 +280,18 @@ static __always_inline void flow_key_from_sock(struct flow_key *k, const struct 
 		BPF_CORE_READ_INTO(&k->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&k->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
+}
+
+static __always_inline void fill_addrs_from_sock(struct rst_event *e, const struct sock *sk)
+{
+	struct flow_key k = {};
+
+	flow_key_from_sock(&k, sk);
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->local_port = k.local_port;
+	e->remote_port = k.remote_port;
+	__builtin_memcpy(e->local_addr, k.local_addr, 16);
+	__builtin_memcpy(e->remote_addr, k.remote_addr, 16);
 }
 
 static __always_inline __u32 jiffies_to_ms(__u32 delta)
@@ -328,7 +331,7 @@ static __always_inline void fill_tcp_state(struct rst_event *e, const struct soc
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 copied_seq, write_seq, lrcv, ldata, lsnd;
-	__u8 shutdown;
+	unsigned long sk_flags;
 
 	e->flags |= RST_F_FULL_SOCK;
 	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
@@ -342,14 +345,16 @@ static __always_inline void fill_tcp_state(struct rst_event *e, const struct soc
 	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
 	copied_seq = BPF_CORE_READ(tp, copied_seq);
 	write_seq = BPF_CORE_READ(tp, write_seq);
+	sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 	e->unread_bytes = e->rcv_nxt - copied_seq;
-	/* A received FIN advances rcv_nxt but is not data the application lost. */
-	shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
-	if ((shutdown & RCV_SHUTDOWN) && e->unread_bytes > 0)
+	/* A received FIN (SOCK_DONE) advances rcv_nxt but is no data the
+	 * application lost. (close() sets RCV_SHUTDOWN itself: no help here.) */
+	if ((sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) &&
+	    e->unread_bytes > 0)
 		e->unread_bytes -= 1;
 	e->unsent_bytes = write_seq - e->snd_nxt;
 
-	if (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER))) {
+	if (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER))) {
 		e->flags |= RST_F_LINGER_ON;
 		e->linger_s = BPF_CORE_READ(sk, sk_lingertime) / CONFIG_HZ;
 	}
@@ -482,7 +487,7 @@ int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
 	if (!netns_admitted(netns))
 		return 0;
 
-	e = reserve_event(netns, RST_DIR_SENT, reason, 0);
+	e = reserve_event(netns, RST_DIR_SENT, reason, 1);
 	if (!e)
 		return 0;
 	if (sk) {
