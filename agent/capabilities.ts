@@ -23,7 +23,9 @@ export function missingCapabilities(effective: bigint): string[] {
 }
 
 export function assertCapabilities(): void {
-  const missing = missingCapabilities(effectiveCapabilities(readFileSync('/proc/self/status', 'utf8')));
+  const missing = missingCapabilities(
+    effectiveCapabilities(readFileSync('/proc/self/status', 'utf8')),
+  );
   if (missing.length) {
     throw new MissingCapabilityError(
       `missing capabilities ${missing.join(', ')}: run as root, or grant them (setcap cap_bpf,cap_perfmon+ep, or securityContext.capabilities.add in Kubernetes)`,

@@ -56,7 +56,12 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     throw new AgentConfigError(`${(err as Error).message}; see 'rstscope agent --help'`);
   }
   const ringbufMb = Number(values['ringbuf-mb']);
-  if (!Number.isInteger(ringbufMb) || ringbufMb < 1 || ringbufMb > 1024 || ringbufMb & (ringbufMb - 1)) {
+  if (
+    !Number.isInteger(ringbufMb) ||
+    ringbufMb < 1 ||
+    ringbufMb > 1024 ||
+    ringbufMb & (ringbufMb - 1)
+  ) {
     throw new AgentConfigError(
       `--ringbuf-mb ${values['ringbuf-mb']}: expected a power of two from 1 to 1024`,
     );
@@ -67,7 +72,9 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
   }
   const host = values.host ?? env.NODE_NAME;
   if (host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(host)) {
-    throw new AgentConfigError(`--host ${host}: expected a DNS-style name (letters, digits, . _ -)`);
+    throw new AgentConfigError(
+      `--host ${host}: expected a DNS-style name (letters, digits, . _ -)`,
+    );
   }
   return {
     json: values.json,

@@ -68,7 +68,8 @@ export function decodeRecord(
   const u16 = (f: { offset: number }) => buf.readUInt16LE(at + f.offset);
   const u32 = (f: { offset: number }) => buf.readUInt32LE(at + f.offset);
   const u64 = (f: { offset: number }) => buf.readBigUInt64LE(at + f.offset);
-  const bytes = (f: { offset: number }, n: number) => buf.subarray(at + f.offset, at + f.offset + n);
+  const bytes = (f: { offset: number }, n: number) =>
+    buf.subarray(at + f.offset, at + f.offset + n);
 
   const flags = u8(L.flags);
   const sent = u8(L.direction) === RST_DIR_SENT;
@@ -92,7 +93,8 @@ export function decodeRecord(
     prev_state: tcpStateName(u8(L.prev_state)),
     // The wire's family: a dual-stack AF_INET6 socket talking to an IPv4 peer is IPv4.
     family:
-      u16(L.family) === AF_INET6 && !(isV4Mapped(bytes(L.local_addr, 16)) && isV4Mapped(bytes(L.remote_addr, 16)))
+      u16(L.family) === AF_INET6 &&
+      !(isV4Mapped(bytes(L.local_addr, 16)) && isV4Mapped(bytes(L.remote_addr, 16)))
         ? 'ipv6'
         : 'ipv4',
     local_addr: formatAddress(bytes(L.local_addr, 16)),

@@ -61,7 +61,9 @@ export function countersTable(
   for (const r of rows) {
     const ns = names.get(r.netns) ?? String(r.netns);
     const acc = r.direction === 'received' && !r.accepted ? ' (discarded)' : '';
-    lines.push(`  ${ns.padEnd(22)} ${r.direction.padEnd(9)} ${(r.reason + acc).padEnd(34)} ${r.count}`);
+    lines.push(
+      `  ${ns.padEnd(22)} ${r.direction.padEnd(9)} ${(r.reason + acc).padEnd(34)} ${r.count}`,
+    );
   }
   lines.push(`events delivered: ${summary.delivered}`);
   lines.push(`lost in the kernel (ring buffer full): ${summary.counters?.lost ?? 0n}`);

@@ -14,7 +14,7 @@ export function formatAddress(bytes: Uint8Array): string {
   // RFC 5952: shorten the longest run of two or more zero groups, the first if tied.
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -33,7 +33,8 @@ export function likelyCause(e: ResetEvent): string {
     case 'INVALID_SYN':
       return `protocol violation by the peer (${e.reason})`;
     default:
-      if (e.linger_on && e.linger_s === 0) return 'application aborted the connection (SO_LINGER 0)';
+      if (e.linger_on && e.linger_s === 0)
+        return 'application aborted the connection (SO_LINGER 0)';
       if (e.unread_bytes > 0) return `socket closed with ${e.unread_bytes} unread bytes`;
       return `kernel reset (${e.reason})`;
   }

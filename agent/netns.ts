@@ -25,13 +25,7 @@ export function netnsNames(): Map<number, string> {
   } catch {
     // not readable without privileges: the inode alone is shown
   }
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(IP_NETNS_DIR);
-  } catch {
-    return names;
-  }
-  for (const name of entries) {
+  for (const name of listNamedNetns()) {
     try {
       names.set(statSync(join(IP_NETNS_DIR, name)).ino, name);
     } catch {
@@ -39,4 +33,12 @@ export function netnsNames(): Map<number, string> {
     }
   }
   return names;
+}
+
+function listNamedNetns(): string[] {
+  try {
+    return readdirSync(IP_NETNS_DIR);
+  } catch {
+    return []; // no namespace was ever named on this host
+  }
 }

@@ -16,7 +16,8 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   const identity = readHostIdentity(config.host);
   let names = netnsNames();
   let delivered = 0;
-  let ctx: DecodeContext | undefined;
+  // Set once the loader's hello names the kernel's enums; no batch comes earlier.
+  const decode: { ctx?: DecodeContext } = {};
   let crashed = false;
 
   const loader = new LoaderProcess(
@@ -28,8 +29,8 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     },
     {
       onBatch(payload, recordsAt, realtimeOffsetNs) {
-        if (!ctx) return;
-        const events = decodeRecords(payload, recordsAt, realtimeOffsetNs, ctx);
+        if (!decode.ctx) return;
+        const events = decodeRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx);
         delivered += events.length;
         if (events.some((e) => !names.has(e.netns))) names = netnsNames();
         const text = events
@@ -50,7 +51,7 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   );
 
   const hello = await loader.start();
-  ctx = {
+  decode.ctx = {
     host: identity.host,
     bootId: identity.bootId,
     rstReasons: hello.rst_reasons,
@@ -58,11 +59,18 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   };
   const scope = netnsInodes.length ? `namespaces ${config.netns.join(', ')}` : 'every namespace';
   log.info(
-    { host: identity.host, kernel: hello.kernel_release, features: hello.features, netns: netnsInodes },
+    {
+      host: identity.host,
+      kernel: hello.kernel_release,
+      features: hello.features,
+      netns: netnsInodes,
+    },
     `capturing resets on ${scope}`,
   );
   if (!config.json) {
-    process.stderr.write(`rstscope agent: capturing resets on ${scope} of ${identity.host}; Ctrl-C to stop\n`);
+    process.stderr.write(
+      `rstscope agent: capturing resets on ${scope} of ${identity.host}; Ctrl-C to stop\n`,
+    );
   }
 
   let resolveDone: () => void = () => {};

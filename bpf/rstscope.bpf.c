@@ -40,6 +40,9 @@ const volatile bool break_verifier = false;
 
 extern unsigned int CONFIG_HZ __kconfig;
 
+/* Keeps struct rst_event in the object's BTF, where the layout test reads it. */
+struct rst_event *unused_rst_event __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by the loader */
@@ -367,12 +370,19 @@ static __always_inline void fill_tcp_state(struct rst_event *e, const struct soc
 		lrcv = ldata;
 	e->last_recv_ms = lrcv ? jiffies_to_ms(now - lrcv) : RST_UNKNOWN_U32;
 
-	if (si && si->isn_known) {
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT) {
+		/* Only our SYN is out: snd_una is still our ISN; the peer's is unknown. */
+		e->flags |= RST_F_ISN_EXACT;
+		e->isn_local = e->snd_una;
+		e->isn_remote = 0;
+	} else if (si && si->isn_known) {
 		e->flags |= RST_F_ISN_EXACT;
 		e->isn_local = si->isn_local;
 		e->isn_remote = si->isn_remote;
 	} else {
-		/* bytes_acked/received count from the first byte after the SYN. */
+		/* A socket older than the agent: bytes_received counts from the byte
+		 * after the peer's SYN; bytes_acked does too on the passive side but
+		 * includes our SYN on the active side, so isn_local may be one low. */
 		e->isn_local = e->snd_una - (__u32)e->bytes_acked - 1;
 		e->isn_remote = e->rcv_nxt - (__u32)e->bytes_received - 1;
 	}

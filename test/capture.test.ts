@@ -93,7 +93,12 @@ describe('capture on a real kernel', () => {
   });
 
   it('close with unread data: TCP_ABORT_ON_CLOSE with the unread bytes and the closing process', async () => {
-    const server = Actor.serve(lab, lab.server, 8002, 'unread', ['--wait-ms', '500', '--title', 'rst-unread']);
+    const server = Actor.serve(lab, lab.server, 8002, 'unread', [
+      '--wait-ms',
+      '500',
+      '--title',
+      'rst-unread',
+    ]);
     await listening(server);
     const client = Actor.connect(lab, lab.client, lab.server.ipv4, 8002);
     await client.waitFor('connected');
@@ -190,7 +195,9 @@ describe('capture on a real kernel', () => {
     );
     expect(recv).toMatchObject({ state: 'CLOSE_WAIT', accepted: true, rst_ttl: 63 });
     // The server's own tcp_reset() for this abort is not a received reset.
-    expect(flowEvents(8004).filter((e) => e.netns === serverNs && e.direction === 'received')).toEqual([]);
+    expect(
+      flowEvents(8004).filter((e) => e.netns === serverNs && e.direction === 'received'),
+    ).toEqual([]);
     server.kill();
   });
 
@@ -202,7 +209,19 @@ describe('capture on a real kernel', () => {
     client.send('send 10');
     await server.waitFor('data');
     await sleep(100);
-    lab.exec(lab.router, ['iptables', '-I', 'FORWARD', '-p', 'tcp', '--dport', '8005', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+    lab.exec(lab.router, [
+      'iptables',
+      '-I',
+      'FORWARD',
+      '-p',
+      'tcp',
+      '--dport',
+      '8005',
+      '-j',
+      'REJECT',
+      '--reject-with',
+      'tcp-reset',
+    ]);
     try {
       client.send('send 10');
       expect((await client.waitFor('error')).code).toBe('ECONNRESET');
@@ -210,7 +229,12 @@ describe('capture on a real kernel', () => {
         (e) => e.direction === 'received' && e.netns === clientNs && e.remote_port === 8005,
         'the injected reset',
       );
-      expect(recv).toMatchObject({ accepted: true, state: 'ESTABLISHED', rst_ttl: 64, peer_ttl: 63 });
+      expect(recv).toMatchObject({
+        accepted: true,
+        state: 'ESTABLISHED',
+        rst_ttl: 64,
+        peer_ttl: 63,
+      });
       await sleep(300);
       expect(flowEvents(8005).filter((e) => e.direction === 'sent')).toEqual([]);
       expect(agent.events.items.filter((e) => e.netns === routerNs)).toEqual([]);
@@ -224,17 +248,45 @@ describe('capture on a real kernel', () => {
     const server = Actor.serve(lab, lab.server, 8006, 'hold');
     await listening(server);
     // The server's ISN, from the SYN-ACK on the client's wire.
-    const dump = lab.spawn(lab.client, ['tcpdump', '-i', 'eth0', '-nn', '-S', '-l', '-c', '1', 'tcp[tcpflags] == (tcp-syn|tcp-ack) and src port 8006']);
+    const dump = lab.spawn(lab.client, [
+      'tcpdump',
+      '-i',
+      'eth0',
+      '-nn',
+      '-S',
+      '-l',
+      '-c',
+      '1',
+      'tcp[tcpflags] == (tcp-syn|tcp-ack) and src port 8006',
+    ]);
     let dumpText = '';
     dump.stdout!.on('data', (t: Buffer) => (dumpText += t.toString()));
-    await new Promise<void>((resolve) => dump.stderr!.on('data', (t: Buffer) => t.toString().includes('listening') && resolve()));
+    await new Promise<void>((resolve) =>
+      dump.stderr!.on('data', (t: Buffer) => t.toString().includes('listening') && resolve()),
+    );
     const client = Actor.connect(lab, lab.client, lab.server.ipv4, 8006);
     const { local_port: clientPort } = await client.waitFor('connected');
     await new Promise((r) => dump.once('exit', r));
     const serverIsn = Number(/seq (\d+)/.exec(dumpText)![1]);
     const seq = (serverIsn + 1 + 1000) >>> 0; // rcv_nxt + 1000: in the window, not exact
 
-    lab.exec(lab.router, ['hping3', '-q', '-c', '1', '-R', '-a', lab.server.ipv4, '-s', '8006', '-k', '-p', String(clientPort), '-M', String(seq), lab.client.ipv4]);
+    lab.exec(lab.router, [
+      'hping3',
+      '-q',
+      '-c',
+      '1',
+      '-R',
+      '-a',
+      lab.server.ipv4,
+      '-s',
+      '8006',
+      '-k',
+      '-p',
+      String(clientPort),
+      '-M',
+      String(seq),
+      lab.client.ipv4,
+    ]);
     const recv = await agent.waitFor(
       (e) => e.direction === 'received' && e.netns === clientNs && e.remote_port === 8006,
       'the discarded RST',

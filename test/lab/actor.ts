@@ -21,13 +21,31 @@ export class Actor {
 
   static serve(lab: Lab, host: LabHost, port: number, mode: string, extra: string[] = []): Actor {
     return new Actor(
-      lab.spawn(host, ['node', ACTOR_SCRIPT, 'serve', '--port', String(port), '--mode', mode, ...extra]),
+      lab.spawn(host, [
+        'node',
+        ACTOR_SCRIPT,
+        'serve',
+        '--port',
+        String(port),
+        '--mode',
+        mode,
+        ...extra,
+      ]),
     );
   }
 
   static connect(lab: Lab, host: LabHost, addr: string, port: number, extra: string[] = []): Actor {
     return new Actor(
-      lab.spawn(host, ['node', ACTOR_SCRIPT, 'connect', '--host', addr, '--port', String(port), ...extra]),
+      lab.spawn(host, [
+        'node',
+        ACTOR_SCRIPT,
+        'connect',
+        '--host',
+        addr,
+        '--port',
+        String(port),
+        ...extra,
+      ]),
     );
   }
 

@@ -58,7 +58,11 @@ export class AgentRunner {
     return agent;
   }
 
-  waitFor(match: (e: ResetEvent) => boolean, what: string, timeoutMs = 10_000): Promise<ResetEvent> {
+  waitFor(
+    match: (e: ResetEvent) => boolean,
+    what: string,
+    timeoutMs = 10_000,
+  ): Promise<ResetEvent> {
     return this.events.waitFor(match, what, timeoutMs);
   }
 

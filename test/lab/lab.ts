@@ -28,7 +28,10 @@ process.on('exit', () => {
 });
 
 function run(argv: string[]): string {
-  return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(argv[0]!, argv.slice(1), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 export class Lab {
@@ -80,8 +83,32 @@ export class Lab {
 
   private wire(): void {
     const { client, router, server } = this;
-    this.ip(client, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', router.ns);
-    this.ip(server, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1', 'netns', router.ns);
+    this.ip(
+      client,
+      'link',
+      'add',
+      'eth0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      router.ns,
+    );
+    this.ip(
+      server,
+      'link',
+      'add',
+      'eth0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth1',
+      'netns',
+      router.ns,
+    );
     this.address(client, 'eth0', '10.1.0.2/24', 'fd00:1::2/64');
     this.address(router, 'eth0', '10.1.0.1/24', 'fd00:1::1/64');
     this.address(router, 'eth1', '10.2.0.1/24', 'fd00:2::1/64');
@@ -110,7 +137,19 @@ export class Lab {
     return specs.map((spec) => {
       const port = `p${this.bridged++}`;
       const host = this.addHost(spec.role, spec.ipv4, '');
-      this.ip(host, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', router.ns);
+      this.ip(
+        host,
+        'link',
+        'add',
+        'eth0',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        port,
+        'netns',
+        router.ns,
+      );
       this.ip(router, 'link', 'set', port, 'master', 'br0', 'up');
       this.address(host, 'eth0', `${spec.ipv4}/24`);
       this.ip(host, 'route', 'add', 'default', 'via', '10.3.0.1');

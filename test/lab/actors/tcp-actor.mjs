@@ -28,7 +28,8 @@ const { values: opt } = parseArgs({
 // The title becomes the process's comm, which the reset records carry.
 if (opt.title) process.title = opt.title;
 
-const say = (event, fields = {}) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+const say = (event, fields = {}) =>
+  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
 const waitMs = Number(opt['wait-ms']);
 
 function serve() {
@@ -49,7 +50,9 @@ function serve() {
       if (opt.mode === 'close') setTimeout(() => sock.destroy(), waitMs);
     });
   });
-  server.listen(Number(opt.port), opt.host, () => say('listening', { port: server.address().port }));
+  server.listen(Number(opt.port), opt.host, () =>
+    say('listening', { port: server.address().port }),
+  );
 }
 
 function connect() {
@@ -66,7 +69,8 @@ function connect() {
   });
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [cmd, arg] = line.trim().split(/\s+/);
-    if (cmd === 'send') sock.write(Buffer.alloc(Number(arg), 0x61), () => say('sent', { bytes: Number(arg) }));
+    if (cmd === 'send')
+      sock.write(Buffer.alloc(Number(arg), 0x61), () => say('sent', { bytes: Number(arg) }));
     else if (cmd === 'end') sock.end();
     else if (cmd === 'destroy') sock.destroy();
     else if (cmd === 'reset') sock.resetAndDestroy();

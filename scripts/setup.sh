@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine to build, run and test rstscope, from a
+# checkout. Idempotent: installs only what is missing, rebuilds only what
+# changed. Needs root (or sudo) for the Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: clang/llvm/bpftool/libbpf for the BPF object and the loader.
+# Lab and tests: iproute2 (ip netns, nstat), iptables/nftables/conntrack,
+# hping3 and tcpdump (crafted and observed packets), setpriv (util-linux).
+PACKAGES=(clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev make gcc pkg-config
+  iproute2 iptables nftables conntrack hping3 tcpdump util-linux libcap2-bin)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: run as root to install ${missing[*]}" >&2; exit 1; }
+    SUDO=(sudo)
+  fi
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: rstscope needs Node.js 20.19 or later (found $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# npm ci only when the lockfile changed since the last install.
+if ! cmp -s package-lock.json node_modules/.rstscope-installed-lock 2>/dev/null; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.rstscope-installed-lock
+fi
+
+make -s -C agent/native
+npm run -s build
+echo "setup: ready (bin/rstscope)"
