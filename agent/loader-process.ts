@@ -105,6 +105,19 @@ export class LoaderProcess {
     });
   }
 
+  /**
+   * Stop reading the loader while the consumer catches up. The loader's writes
+   * then block, the kernel ring buffer fills, and what it cannot hold is
+   * counted as lost in the kernel: memory here stays bounded.
+   */
+  pause(): void {
+    this.child?.stdout.pause();
+  }
+
+  resume(): void {
+    this.child?.stdout.resume();
+  }
+
   /** Ask for a counters frame now (delivered through onCounters). */
   requestCounters(): void {
     this.child?.stdin.write('c');

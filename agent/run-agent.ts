@@ -36,7 +36,11 @@ export async function runAgent(config: AgentConfig): Promise<number> {
         const text = events
           .map((e) => (config.json ? JSON.stringify(e) : formatResetLine(e, names.get(e.netns))))
           .join('\n');
-        process.stdout.write(`${text}\n`);
+        if (!process.stdout.write(`${text}\n`)) {
+          // A slow reader of our output must not grow our memory: push back.
+          loader.pause();
+          process.stdout.once('drain', () => loader.resume());
+        }
       },
       onCounters() {},
       onNote(line) {
