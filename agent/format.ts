@@ -15,11 +15,12 @@ export function formatResetLine(e: ResetEvent, netnsName: string | undefined): s
   const arrow = e.direction === 'sent' ? '->' : '<-';
   const what = e.direction === 'sent' ? e.reason : e.accepted ? 'RST' : 'RST (discarded)';
   const proc = e.pid ? ` ${e.comm}[${e.pid}]` : '';
+  const states = e.sock_cookie === '0' ? 'no-socket' : `${e.prev_state}>${e.state}`;
   const ttl = e.rst_ttl !== null ? ` ttl=${e.rst_ttl}${e.peer_ttl ? `/${e.peer_ttl}` : ''}` : '';
   return (
     `${time} ${netnsName ?? e.netns} ${e.direction.padEnd(8)} ` +
     `${endpoint(e.local_addr, e.local_port)} ${arrow} ${endpoint(e.remote_addr, e.remote_port)} ` +
-    `${what} ${e.prev_state}>${e.state}${ttl}${proc}: ${likelyCause(e)}`
+    `${what} ${states}${ttl}${proc}: ${likelyCause(e)}`
   );
 }
 
