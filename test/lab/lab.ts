@@ -74,6 +74,11 @@ export class Lab {
     return run(['ip', '-n', host.ns, ...args]);
   }
 
+  /** A veth pair from a's dev to b's peer. */
+  private veth(a: LabHost, dev: string, b: LabHost, peer: string): void {
+    this.ip(a, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', peer, 'netns', b.ns);
+  }
+
   private address(host: LabHost, dev: string, v4: string, v6?: string): void {
     this.ip(host, 'addr', 'add', v4, 'dev', dev);
     // nodad: the address is usable at once instead of after duplicate detection.
@@ -83,32 +88,8 @@ export class Lab {
 
   private wire(): void {
     const { client, router, server } = this;
-    this.ip(
-      client,
-      'link',
-      'add',
-      'eth0',
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      router.ns,
-    );
-    this.ip(
-      server,
-      'link',
-      'add',
-      'eth0',
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth1',
-      'netns',
-      router.ns,
-    );
+    this.veth(client, 'eth0', router, 'eth0');
+    this.veth(server, 'eth0', router, 'eth1');
     this.address(client, 'eth0', '10.1.0.2/24', 'fd00:1::2/64');
     this.address(router, 'eth0', '10.1.0.1/24', 'fd00:1::1/64');
     this.address(router, 'eth1', '10.2.0.1/24', 'fd00:2::1/64');
@@ -137,19 +118,7 @@ export class Lab {
     return specs.map((spec) => {
       const port = `p${this.bridged++}`;
       const host = this.addHost(spec.role, spec.ipv4, '');
-      this.ip(
-        host,
-        'link',
-        'add',
-        'eth0',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        port,
-        'netns',
-        router.ns,
-      );
+      this.veth(host, 'eth0', router, port);
       this.ip(router, 'link', 'set', port, 'master', 'br0', 'up');
       this.address(host, 'eth0', `${spec.ipv4}/24`);
       this.ip(host, 'route', 'add', 'default', 'via', '10.3.0.1');
