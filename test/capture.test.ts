@@ -170,6 +170,10 @@ describe('capture on a real kernel', () => {
   });
 
   it('data after close: TCP_ABORT_ON_DATA', async () => {
+    // An orphaned FIN_WAIT2 socket normally becomes a timewait mini-socket,
+    // which answers late data with TCP_TIMEWAIT_SOCKET instead; with
+    // tcp_fin_timeout above TIME_WAIT's 60 s the kernel keeps the full socket.
+    lab.exec(lab.server, ['sysctl', '-qw', 'net.ipv4.tcp_fin_timeout=120']);
     const server = Actor.serve(lab, lab.server, 8004, 'close', ['--wait-ms', '100']);
     await listening(server);
     const client = Actor.connect(lab, lab.client, lab.server.ipv4, 8004);
