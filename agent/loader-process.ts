@@ -76,7 +76,16 @@ export class LoaderProcess {
         }
       });
       child.stdout.on('data', (chunk: Buffer) => {
-        for (const frame of reader.push(chunk)) {
+        let frames;
+        try {
+          frames = reader.push(chunk);
+        } catch (err) {
+          // A broken stream cannot be resynchronised: stop the loader, say why.
+          child.kill('SIGKILL');
+          this.handlers.onCrash(new LoaderCrashedError((err as Error).message, { cause: err }));
+          return;
+        }
+        for (const frame of frames) {
           if (frame.type === FRAME_HELLO) {
             started = true;
             resolve(JSON.parse(frame.payload.toString('utf8')) as LoaderHello);
