@@ -285,6 +285,18 @@ static __always_inline void flow_key_from_sock(struct flow_key *k, const struct 
 	}
 }
 
+/* The tuple of a segment when no socket stands behind the event. */
+static __always_inline void fill_addrs_from_segment(struct rst_event *e, const struct segment *seg,
+						    __u32 netns)
+{
+	e->netns = netns;
+	e->family = seg->family;
+	__builtin_memcpy(e->local_addr, seg->key.local_addr, 16);
+	__builtin_memcpy(e->remote_addr, seg->key.remote_addr, 16);
+	e->local_port = seg->key.local_port;
+	e->remote_port = seg->key.remote_port;
+}
+
 static __always_inline void fill_addrs_from_sock(struct rst_event *e, const struct sock *sk)
 {
 	struct flow_key k = {};
@@ -504,12 +516,7 @@ int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
 		fill_from_sock(e, sk);
 	} else {
 		/* NO_SOCKET: the tuple is the triggering segment's, seen from here. */
-		e->netns = netns;
-		e->family = seg.family;
-		__builtin_memcpy(e->local_addr, seg.key.local_addr, 16);
-		__builtin_memcpy(e->remote_addr, seg.key.remote_addr, 16);
-		e->local_port = seg.key.local_port;
-		e->remote_port = seg.key.remote_port;
+		fill_addrs_from_segment(e, &seg, netns);
 		fill_process(e, NULL);
 	}
 	if (have_seg)
@@ -596,12 +603,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb)
 	if (sk && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP) {
 		fill_from_sock(e, sk);
 	} else {
-		e->netns = seg.key.netns;
-		e->family = seg.family;
-		__builtin_memcpy(e->local_addr, seg.key.local_addr, 16);
-		__builtin_memcpy(e->remote_addr, seg.key.remote_addr, 16);
-		e->local_port = seg.key.local_port;
-		e->remote_port = seg.key.remote_port;
+		fill_addrs_from_segment(e, &seg, seg.key.netns);
 	}
 	e->drop_reason = reason;
 	fill_packet(e, &seg.pkt);
