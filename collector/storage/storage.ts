@@ -1,0 +1,53 @@
+// The one interface both storage backends implement: a ClickHouse server through
+// @clickhouse/client, and embedded ClickHouse through chDB. Same DDL, same SQL.
+
+export type TableName = 'resets' | 'agents';
+
+/** A row as ClickHouse takes it in JSONEachRow: column name → value. */
+export type Row = Record<string, unknown>;
+
+export interface StorageOptions {
+  /** ClickHouse server URL (http[s]://host:port). Absent: embedded chDB in dataDir. */
+  url?: string;
+  user: string;
+  password: string;
+  database: string;
+  /** TLS to the server: CA bundle and, for mutual TLS, a client certificate and key. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** chDB's data directory (embedded backend only). */
+  dataDir: string;
+  /** Rows older than this many days are dropped by TTL. */
+  retentionDays: number;
+}
+
+export interface ReadOnlyQueryRequest {
+  sql: string;
+  /** Values for {name:Type} placeholders, as text; ClickHouse parses them by type. */
+  params: Record<string, string>;
+  maxRows: number;
+  timeoutMs: number;
+}
+
+export interface ReadOnlyQueryResult {
+  columns: { name: string; type: string }[];
+  /** One JSON object per row, 64-bit integers quoted. */
+  rows: string[];
+  truncated: boolean;
+  rowsRead: number;
+  elapsedMs: number;
+}
+
+export interface Storage {
+  readonly backend: 'chdb' | 'clickhouse';
+  /** Where the data lives, for people: the server URL or the data directory. */
+  readonly location: string;
+  /** Creates the database and applies pending migrations; idempotent. */
+  migrate(): Promise<{ applied: number[]; current: number }>;
+  /** One INSERT of all rows (JSONEachRow). Throws StorageError on failure. */
+  insert(table: TableName, rows: readonly Row[]): Promise<void>;
+  /** A trusted query of rstscope's own, every value bound as a parameter. */
+  query<T = Row>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** A user's query: one SELECT, read-only, bounded in rows and time. */
+  readOnlyQuery(request: ReadOnlyQueryRequest): Promise<ReadOnlyQueryResult>;
+  close(): Promise<void>;
+}
