@@ -8,27 +8,47 @@ import {
   loadAgentConfig,
   runAgent,
 } from '../agent/index.js';
+import {
+  COLLECTOR_USAGE,
+  CollectorConfigError,
+  loadCollectorConfig,
+  runCollector,
+} from '../collector/index.js';
 import { LAB_USAGE, runLabCommand } from './lab-command.js';
+import { SQL_USAGE, runSqlCommand } from './sql-command.js';
 
 const USAGE = `usage: rstscope <command> [options]
 
 commands:
-  agent    print every TCP reset this host's kernel sends or receives
-  lab      build the lab's network namespaces and show resets in them
+  agent      capture every TCP reset this host's kernel sends or receives
+  collector  store the resets agents publish on NATS in ClickHouse; serve queries
+  lab        build the lab's network namespaces and show resets in them
+  sql        run one read-only SELECT on the collector's stored resets
 
 'rstscope <command> --help' for a command's options.`;
+
+const COMMAND_USAGE: Record<string, string> = {
+  agent: AGENT_USAGE,
+  collector: COLLECTOR_USAGE,
+  lab: LAB_USAGE,
+  sql: SQL_USAGE,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(verb === 'agent' ? AGENT_USAGE : verb === 'lab' ? LAB_USAGE : USAGE);
+    console.log(COMMAND_USAGE[verb ?? ''] ?? USAGE);
     return 0;
   }
   switch (verb) {
     case 'agent':
       return runAgent(loadAgentConfig(rest, process.env));
+    case 'collector':
+      return runCollector(loadCollectorConfig(rest, process.env));
     case 'lab':
       return runLabCommand(rest);
+    case 'sql':
+      return runSqlCommand(rest, process.env);
     case undefined:
     case 'help':
     case '--help':
@@ -43,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
 
 function report(verb: string | undefined, err: unknown): number {
   const who = verb ? `rstscope ${verb}` : 'rstscope';
-  if (err instanceof AgentConfigError) {
+  if (err instanceof AgentConfigError || err instanceof CollectorConfigError) {
     console.error(`${who}: ${err.message}`);
     return 2;
   }

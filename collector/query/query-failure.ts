@@ -1,0 +1,152 @@
+// What a failed user query means to the caller, as a gRPC status with a
+// one-line detail. The caller sees the reason (bad SQL, too slow, storage gone),
+// never a stack trace; the log keeps the full error.
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { QueryRefusedError, QueryTimeoutError } from '../storage/errors.js';
+
+export interface QueryFailure {
+  code: GrpcStatus;
+  details: string;
+}
+
+// ClickHouse errors that mean "your query is wrong", by the name ClickHouse puts
+// at the end of its message and in @clickhouse/client's `type`.
+const USER_ERRORS = new Set([
+  'ACCESS_DENIED',
+  'AMBIGUOUS_COLUMN_NAME',
+  'BAD_ARGUMENTS',
+  'BAD_QUERY_PARAMETER',
+  'CANNOT_CONVERT_TYPE',
+  'CANNOT_PARSE_DATE',
+  'CANNOT_PARSE_DATETIME',
+  'CANNOT_PARSE_INPUT_ASSERTION_FAILED',
+  'CANNOT_PARSE_NUMBER',
+  'CANNOT_PARSE_QUOTED_STRING',
+  'CANNOT_PARSE_TEXT',
+  'ILLEGAL_AGGREGATION',
+  'ILLEGAL_COLUMN',
+  'ILLEGAL_TYPE_OF_ARGUMENT',
+  'INCORRECT_QUERY',
+  'MULTIPLE_EXPRESSIONS_FOR_ALIAS',
+  'NO_COMMON_TYPE',
+  'NO_SUCH_COLUMN_IN_TABLE',
+  'NOT_AN_AGGREGATE',
+  'NOT_FOUND_COLUMN_IN_BLOCK',
+  'NUMBER_OF_ARGUMENTS_DOESNT_MATCH',
+  'QUERY_IS_PROHIBITED',
+  'READONLY',
+  'SYNTAX_ERROR',
+  'TOO_FEW_ARGUMENTS_FOR_FUNCTION',
+  'TOO_MANY_ARGUMENTS_FOR_FUNCTION',
+  'TYPE_MISMATCH',
+  'UNKNOWN_AGGREGATE_FUNCTION',
+  'UNKNOWN_DATABASE',
+  'UNKNOWN_FORMAT',
+  'UNKNOWN_FUNCTION',
+  'UNKNOWN_IDENTIFIER',
+  'UNKNOWN_QUERY_PARAMETER',
+  'UNKNOWN_SETTING',
+  'UNKNOWN_TABLE',
+  'UNKNOWN_TYPE',
+]);
+
+// TOO_SLOW: ClickHouse predicted from the first blocks that the query would
+// exceed its time limit and stopped it early; to the caller that is a timeout.
+const TIMEOUT_ERRORS = new Set(['TIMEOUT_EXCEEDED', 'TOO_SLOW']);
+
+// The user's query asked for more memory or data than the server allows: the
+// query must shrink, retrying the same one will not help.
+const SIZE_ERRORS = new Set([
+  'MEMORY_LIMIT_EXCEEDED',
+  'TOO_MANY_BYTES',
+  'TOO_MANY_ROWS',
+  'TOO_MANY_ROWS_OR_BYTES',
+]);
+
+// Socket-level failures between the collector and a ClickHouse server.
+const NETWORK_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
+const MAX_DETAIL_CHARS = 500;
+
+export function queryFailure(err: unknown, timeoutMs: number): QueryFailure {
+  const chain = causeChain(err);
+  const names = chain.map(clickHouseErrorName);
+  const named = names.findIndex((found) => found !== undefined);
+  const name = names[named];
+  // The ClickHouse error itself says best what is wrong with the query.
+  const clickHouseError = chain[named];
+  if (chain.some((e) => e instanceof QueryTimeoutError) || (name && TIMEOUT_ERRORS.has(name))) {
+    return {
+      code: GrpcStatus.DEADLINE_EXCEEDED,
+      details: `query timed out after ${formatMs(timeoutMs)}`,
+    };
+  }
+  const refused = chain.find((e) => e instanceof QueryRefusedError);
+  if (refused) return { code: GrpcStatus.INVALID_ARGUMENT, details: oneLine(refused) };
+  if (name && USER_ERRORS.has(name)) {
+    return { code: GrpcStatus.INVALID_ARGUMENT, details: oneLine(clickHouseError) };
+  }
+  if (name && SIZE_ERRORS.has(name)) {
+    return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: oneLine(clickHouseError) };
+  }
+  if (chain.some(isNetworkError)) {
+    return {
+      code: GrpcStatus.UNAVAILABLE,
+      details: `storage unreachable: ${oneLine(chain[chain.length - 1])}`,
+    };
+  }
+  return { code: GrpcStatus.INTERNAL, details: oneLine(chain[0]) };
+}
+
+function causeChain(err: unknown): unknown[] {
+  const chain = [err];
+  // Bounded: a cause cycle must not hang the handler.
+  while (chain.length < 8) {
+    const cause = (chain[chain.length - 1] as { cause?: unknown } | null)?.cause;
+    if (cause === undefined || chain.includes(cause)) break;
+    chain.push(cause);
+  }
+  return chain;
+}
+
+/** SYNTAX_ERROR from `{ type }` (@clickhouse/client) or "... (SYNTAX_ERROR)" (chDB). */
+function clickHouseErrorName(err: unknown): string | undefined {
+  const type = (err as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && /^[A-Z][A-Z0-9_]+$/.test(type)) return type;
+  const message = err instanceof Error ? err.message : '';
+  if (!/Code: \d+\./.test(message)) return undefined;
+  return /\(([A-Z][A-Z0-9_]+)\)(?: \(version [^)]*\))?\.?\s*$/m.exec(firstLine(message))?.[1];
+}
+
+function isNetworkError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NETWORK_ERRNOS.has(code);
+}
+
+/** The message's first line, without ClickHouse's code prefix and version suffix. */
+function oneLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const line = firstLine(message)
+    .replace(/^Code: \d+\. DB::Exception: /, '')
+    .replace(/ \(version [^)]*\)\.?$/, '')
+    .trim();
+  const text = line || (err instanceof Error ? err.name : 'unknown error');
+  return text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS - 1)}…` : text;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? '';
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
