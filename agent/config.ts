@@ -3,6 +3,8 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentConfigError } from './errors.js';
+import { DEFAULT_BATCH_MAX_DELAY_MS } from './publish/batch-builder.js';
+import { DEFAULT_OUTBOX_MAX_BYTES } from './publish/outbox.js';
 import { repoRoot } from './repo-root.js';
 
 export const DEFAULT_RINGBUF_MB = 8;
@@ -23,13 +25,25 @@ export interface AgentConfig {
   loaderPath: string;
   /** Act as on a kernel whose tcp_send_reset has no reason (default false; for tests). */
   assumeNoReason: boolean;
+  /** NATS servers to publish to (default none: print only; env RSTSCOPE_NATS). */
+  nats: string[];
+  /** Bytes of batches held while NATS is unreachable (default 64 MiB). */
+  bufferBytes: number;
+  /** Longest a reset waits in a partial batch, ms (default 200). */
+  batchDelayMs: number;
 }
 
 export const AGENT_USAGE = `usage: rstscope agent [--json] [--netns NAME|PATH|INODE]... [--host NAME]
                       [--ringbuf-mb N] [--duration SECONDS]
+                      [--nats URL[,URL]] [--buffer-kb N] [--batch-delay-ms N]
 
-Prints every TCP reset this host's kernel sends or receives.
-  --json            one JSON object per reset (snake_case fields, as stored)
+Captures every TCP reset this host's kernel sends or receives: printed, or with
+--nats published to JetStream (rstscope.v1.resets.<host>) for the collector.
+  --json            one JSON object per reset (snake_case fields, as stored);
+                    with --nats, printed besides publishing
+  --nats URL        publish to these NATS servers (env RSTSCOPE_NATS)
+  --buffer-kb N     batches held while NATS is unreachable (default ${DEFAULT_OUTBOX_MAX_BYTES / 1024})
+  --batch-delay-ms N  longest a reset waits for its batch (default ${DEFAULT_BATCH_MAX_DELAY_MS})
   --netns NS        only these network namespaces (repeatable); default all
   --host NAME       host name in the records (default: $NODE_NAME or the host name)
   --ringbuf-mb N    kernel ring buffer in MiB, power of two (default ${DEFAULT_RINGBUF_MB})
@@ -48,6 +62,9 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
         'ringbuf-mb': { type: 'string', default: String(DEFAULT_RINGBUF_MB) },
         duration: { type: 'string', default: '0' },
         'assume-no-reason': { type: 'boolean', default: false },
+        nats: { type: 'string' },
+        'buffer-kb': { type: 'string', default: String(DEFAULT_OUTBOX_MAX_BYTES / 1024) },
+        'batch-delay-ms': { type: 'string', default: String(DEFAULT_BATCH_MAX_DELAY_MS) },
       },
       strict: true,
       allowPositionals: false,
@@ -76,7 +93,21 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
       `--host ${host}: expected a DNS-style name (letters, digits, . _ -)`,
     );
   }
+  const nats = parseNatsServers(values.nats ?? env.RSTSCOPE_NATS);
+  const bufferKb = Number(values['buffer-kb']);
+  if (!Number.isInteger(bufferKb) || bufferKb < 1) {
+    throw new AgentConfigError(
+      `--buffer-kb ${values['buffer-kb']}: expected a whole number of KiB, 1 or more`,
+    );
+  }
+  const batchDelayMs = Number(values['batch-delay-ms']);
+  if (!Number.isInteger(batchDelayMs) || batchDelayMs < 1 || batchDelayMs > 60_000) {
+    throw new AgentConfigError(`--batch-delay-ms ${values['batch-delay-ms']}: expected 1 to 60000`);
+  }
   return {
+    nats,
+    bufferBytes: bufferKb * 1024,
+    batchDelayMs,
     json: values.json,
     netns: values.netns,
     host,
@@ -85,4 +116,32 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     loaderPath: env.RSTSCOPE_LOADER ? resolve(env.RSTSCOPE_LOADER) : DEFAULT_LOADER_PATH,
     assumeNoReason: values['assume-no-reason'],
   };
+}
+
+/** nats://host:port, tls://host:port or host:port, comma-separated. */
+export function parseNatsServers(spec: string | undefined): string[] {
+  if (!spec) return [];
+  const servers = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const server of servers) {
+    const url = server.includes('://') ? server : `nats://${server}`;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (
+      !parsed ||
+      !['nats:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol) ||
+      !parsed.hostname
+    ) {
+      throw new AgentConfigError(
+        `--nats ${server}: expected nats://HOST:PORT (or tls://HOST:PORT)`,
+      );
+    }
+  }
+  return servers;
 }

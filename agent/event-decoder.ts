@@ -1,4 +1,5 @@
 // Raw rst_event records → ResetEvent. Pure: no I/O, testable without root.
+import { formatTimestamp } from '../proto/timestamps.js';
 import {
   RST_DIR_SENT,
   RST_EVENT_LAYOUT as L,
@@ -48,14 +49,6 @@ function pidSource(value: number): PidSource {
 
 function knownMs(value: number): number | null {
   return value === RST_UNKNOWN_U32 ? null : value;
-}
-
-/** RFC 3339 with all nine digits of the kernel's nanoseconds. */
-export function formatTimestamp(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // ...T12:34:56.789Z
-  const subMs = (ns % 1_000_000n).toString().padStart(6, '0');
-  return `${iso.slice(0, -1)}${subMs}Z`;
 }
 
 export function decodeRecord(

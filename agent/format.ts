@@ -3,6 +3,7 @@ import { enumName } from './kernel-names.js';
 import type { EnumNames } from './kernel-names.js';
 import type { KernelCounters } from './loader-frames.js';
 import { likelyCause } from './likely-cause.js';
+import type { AgentTotals } from './publish/heartbeat.js';
 import type { ResetEvent } from './reset-event.js';
 
 function endpoint(addr: string, port: number): string {
@@ -27,6 +28,17 @@ export function formatResetLine(e: ResetEvent, netnsName: string | undefined): s
 export interface CounterSummary {
   counters: KernelCounters | undefined;
   delivered: number;
+  /** Present when the agent published to NATS. */
+  publish?: AgentTotals | undefined;
+}
+
+function publishJson(t: AgentTotals) {
+  return {
+    published: t.published,
+    dropped_agent: t.droppedAgent,
+    batches_published: t.batchesPublished,
+    batches_dropped: t.batchesDropped,
+  };
 }
 
 function counterRows(summary: CounterSummary, rstReasons: EnumNames) {
@@ -48,6 +60,7 @@ export function countersJson(summary: CounterSummary, rstReasons: EnumNames): st
       self_reset: Number(summary.counters?.selfReset ?? 0n),
       delivered: summary.delivered,
     },
+    ...(summary.publish ? { publish: publishJson(summary.publish) } : {}),
   });
 }
 
@@ -70,6 +83,10 @@ export function countersTable(
   lines.push(`lost in the kernel (ring buffer full): ${summary.counters?.lost ?? 0n}`);
   if (summary.counters?.countOverflow) {
     lines.push(`not in the per-reason counters (map full): ${summary.counters.countOverflow}`);
+  }
+  if (summary.publish) {
+    lines.push(`published to JetStream: ${summary.publish.published}`);
+    lines.push(`dropped in the agent (publish buffer full): ${summary.publish.droppedAgent}`);
   }
   return lines.join('\n');
 }

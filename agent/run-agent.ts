@@ -1,5 +1,7 @@
-// `rstscope agent`: config → checks → loader → print every reset → counters.
+// `rstscope agent`: config → checks → loader → print or publish every reset → counters.
 import { pino } from 'pino';
+import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
+import { agentVersion } from './agent-version.js';
 import { assertCapabilities } from './capabilities.js';
 import type { AgentConfig } from './config.js';
 import { decodeRecords } from './event-decoder.js';
@@ -8,16 +10,24 @@ import { countersJson, countersTable, formatResetLine } from './format.js';
 import { readHostIdentity } from './host-identity.js';
 import { LoaderProcess } from './loader-process.js';
 import { netnsNames, resolveNetns } from './netns.js';
+import { AgentPublishing } from './publish/agent-publishing.js';
+import { DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS } from './publish/batch-builder.js';
+import type { AgentTotals } from './publish/heartbeat.js';
+import type { ResetEvent } from './reset-event.js';
 
 export async function runAgent(config: AgentConfig): Promise<number> {
   const log = pino({ name: 'rstscope-agent' }, pino.destination(2));
   assertCapabilities();
+  const runId = String(Date.now());
   const netnsInodes = config.netns.map(resolveNetns);
   const identity = readHostIdentity(config.host);
+  const publishing = config.nats.length > 0;
+  // Printing is the agent's job without NATS; with NATS only on request (--json).
+  const printing = !publishing || config.json;
   let names = netnsNames();
   let delivered = 0;
   // Set once the loader's hello names the kernel's enums; no batch comes earlier.
-  const decode: { ctx?: DecodeContext } = {};
+  const decode: { ctx?: DecodeContext; publisher?: AgentPublishing } = {};
   let crashed = false;
 
   const loader = new LoaderProcess(
@@ -32,17 +42,12 @@ export async function runAgent(config: AgentConfig): Promise<number> {
         if (!decode.ctx) return;
         const events = decodeRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx);
         delivered += events.length;
-        if (events.some((e) => !names.has(e.netns))) names = netnsNames();
-        const text = events
-          .map((e) => (config.json ? JSON.stringify(e) : formatResetLine(e, names.get(e.netns))))
-          .join('\n');
-        if (!process.stdout.write(`${text}\n`)) {
-          // A slow reader of our output must not grow our memory: push back.
-          loader.pause();
-          process.stdout.once('drain', () => loader.resume());
-        }
+        decode.publisher?.accept(events);
+        if (printing) print(events);
       },
-      onCounters() {},
+      onCounters(counters) {
+        decode.publisher?.updateKernelCounters(counters);
+      },
       onNote(line) {
         log.warn({ loader: line }, 'loader note');
       },
@@ -54,6 +59,18 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     },
   );
 
+  function print(events: ResetEvent[]): void {
+    if (events.some((e) => !names.has(e.netns))) names = netnsNames();
+    const text = events
+      .map((e) => (config.json ? JSON.stringify(e) : formatResetLine(e, names.get(e.netns))))
+      .join('\n');
+    if (!process.stdout.write(`${text}\n`)) {
+      // A slow reader of our output must not grow our memory: push back.
+      loader.pause();
+      process.stdout.once('drain', () => loader.resume());
+    }
+  }
+
   const hello = await loader.start();
   decode.ctx = {
     host: identity.host,
@@ -61,6 +78,29 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     rstReasons: hello.rst_reasons,
     dropReasons: hello.drop_reasons,
   };
+  if (publishing) {
+    decode.publisher = new AgentPublishing({
+      servers: config.nats,
+      identity: {
+        host: identity.host,
+        bootId: identity.bootId,
+        runId,
+        agentVersion: agentVersion(),
+        kernelRelease: hello.kernel_release,
+        startedAtNs: BigInt(runId) * 1_000_000n,
+      },
+      coverage: coverage(netnsInodes, names),
+      batch: {
+        maxEvents: DEFAULT_BATCH_MAX_EVENTS,
+        maxBytes: DEFAULT_BATCH_MAX_BYTES,
+        maxDelayMs: config.batchDelayMs,
+      },
+      outboxMaxBytes: config.bufferBytes,
+      streamLimits: DEFAULT_STREAM_LIMITS,
+      log,
+    });
+    decode.publisher.start();
+  }
   const scope = netnsInodes.length ? `namespaces ${config.netns.join(', ')}` : 'every namespace';
   log.info(
     {
@@ -68,12 +108,14 @@ export async function runAgent(config: AgentConfig): Promise<number> {
       kernel: hello.kernel_release,
       features: hello.features,
       netns: netnsInodes,
+      nats: config.nats,
     },
     `capturing resets on ${scope}`,
   );
   if (!config.json) {
+    const where = publishing ? `publishing to ${config.nats.join(',')}` : 'printing';
     process.stderr.write(
-      `rstscope agent: capturing resets on ${scope} of ${identity.host}; Ctrl-C to stop\n`,
+      `rstscope agent: capturing resets on ${scope} of ${identity.host}, ${where}; Ctrl-C to stop\n`,
     );
   }
 
@@ -89,9 +131,23 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   clearTimeout(timer);
 
   const counters = await loader.stop();
-  const summary = { counters, delivered };
+  let publish: AgentTotals | undefined;
+  if (decode.publisher) {
+    if (counters) decode.publisher.updateKernelCounters(counters);
+    publish = await decode.publisher.stop();
+    if (publish.droppedAgent > 0) {
+      log.warn({ dropped: publish.droppedAgent }, 'resets dropped in the agent (publish buffer)');
+    }
+  }
+  const summary = { counters, delivered, publish };
   process.stderr.write(
     `${config.json ? countersJson(summary, hello.rst_reasons) : countersTable(summary, hello.rst_reasons, names)}\n`,
   );
   return crashed ? 1 : 0;
+}
+
+function coverage(inodes: number[], names: Map<number, string>) {
+  const all = inodes.length === 0;
+  const covered = all ? [...names.keys()] : inodes;
+  return { all, netns: covered.map((inode) => ({ inode, name: names.get(inode) ?? '' })) };
 }

@@ -16,10 +16,13 @@ import {
 } from '../collector/index.js';
 import { LAB_USAGE, runLabCommand } from './lab-command.js';
 import { SQL_USAGE, runSqlCommand } from './sql-command.js';
+import { runUpCommand } from './up/up-command.js';
+import { UP_USAGE } from './up/up-config.js';
 
 const USAGE = `usage: rstscope <command> [options]
 
 commands:
+  up         run NATS, the collector (embedded ClickHouse) and the agent on this host
   agent      capture every TCP reset this host's kernel sends or receives
   collector  store the resets agents publish on NATS in ClickHouse; serve queries
   lab        build the lab's network namespaces and show resets in them
@@ -30,6 +33,7 @@ commands:
 const COMMAND_USAGE: Record<string, string> = {
   agent: AGENT_USAGE,
   collector: COLLECTOR_USAGE,
+  up: UP_USAGE,
   lab: LAB_USAGE,
   sql: SQL_USAGE,
 };
@@ -45,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return runAgent(loadAgentConfig(rest, process.env));
     case 'collector':
       return runCollector(loadCollectorConfig(rest, process.env));
+    case 'up':
+      return runUpCommand(rest);
     case 'lab':
       return runLabCommand(rest);
     case 'sql':

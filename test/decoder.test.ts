@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeRecords, formatTimestamp } from '../agent/event-decoder.js';
+import { decodeRecords } from '../agent/event-decoder.js';
+import { formatTimestamp } from '../proto/timestamps.js';
 import { formatAddress } from '../agent/ip-address.js';
 import { tcpFlagsName } from '../agent/kernel-names.js';
 import { parseBatchHeader } from '../agent/loader-frames.js';

@@ -24,9 +24,18 @@ export interface AgentCounters {
   delivered: number;
 }
 
+export interface PublishCounters {
+  published: number;
+  dropped_agent: number;
+  batches_published: number;
+  batches_dropped: number;
+}
+
 export class AgentRunner {
   readonly events: JsonLines<ResetEvent>;
   stderr = '';
+  /** Set by stop() when the agent published to NATS. */
+  publish: PublishCounters | undefined;
   private readonly exited: Promise<number | null>;
 
   private constructor(readonly child: ChildProcess) {
@@ -72,7 +81,9 @@ export class AgentRunner {
     const code = await this.exited;
     const line = this.stderr.split('\n').find((l) => l.startsWith('{"counters"'));
     if (code !== 0 || !line) throw new Error(`agent exited with ${code}: ${this.stderr}`);
-    return (JSON.parse(line) as { counters: AgentCounters }).counters;
+    const summary = JSON.parse(line) as { counters: AgentCounters; publish?: PublishCounters };
+    this.publish = summary.publish;
+    return summary.counters;
   }
 
   kill(): void {

@@ -1,0 +1,138 @@
+// The agent's publishing side: events → batches → outbox → JetStream, plus the
+// heartbeats. accept() is synchronous and bounded, so the loader's drain never
+// waits on the network.
+import type { Logger } from 'pino';
+import { heartbeatCodec } from '../../proto/index.js';
+import { agentsSubject } from '../../proto/nats-topology.js';
+import type { StreamLimits } from '../../proto/nats-topology.js';
+import { coveredAddresses } from '../covered-addresses.js';
+import type { KernelCounters } from '../loader-frames.js';
+import type { ResetEvent } from '../reset-event.js';
+import { BatchBuilder } from './batch-builder.js';
+import type { BatchLimits, EncodedBatch } from './batch-builder.js';
+import { HEARTBEAT_INTERVAL_S, buildHeartbeat } from './heartbeat.js';
+import type { AgentTotals, HeartbeatIdentity } from './heartbeat.js';
+import { JetStreamPublisher } from './jetstream-publisher.js';
+import { Outbox } from './outbox.js';
+import { toWireEvent } from './wire-event.js';
+
+/** On shutdown, how long buffered batches may take to reach JetStream. */
+const DRAIN_ON_STOP_MS = 5_000;
+
+export interface PublishingOptions {
+  servers: string[];
+  identity: HeartbeatIdentity;
+  /** Namespaces covered, with names where `ip netns` has one; all: the whole host. */
+  coverage: { netns: { inode: number; name: string }[]; all: boolean };
+  batch: BatchLimits;
+  outboxMaxBytes: number;
+  streamLimits: StreamLimits;
+  log: Logger;
+}
+
+export class AgentPublishing {
+  private readonly builder: BatchBuilder;
+  private readonly outbox: Outbox;
+  private readonly publisher: JetStreamPublisher;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private kernel: KernelCounters | undefined;
+  private decoded = 0;
+  private heartbeats = 0;
+  private droppedAtStop = 0;
+
+  constructor(private readonly options: PublishingOptions) {
+    const { identity } = options;
+    this.builder = new BatchBuilder(identity, options.batch);
+    this.outbox = new Outbox(options.outboxMaxBytes);
+    this.publisher = new JetStreamPublisher(this.outbox, {
+      servers: options.servers,
+      host: identity.host,
+      bootId: identity.bootId,
+      runId: identity.runId,
+      streamLimits: options.streamLimits,
+      log: options.log,
+      // Announce coverage as soon as the stream can take it, not 10 s later.
+      onStreamReady: () => void this.sendHeartbeat(),
+    });
+  }
+
+  start(): void {
+    this.publisher.start();
+    const tick = Math.max(10, Math.min(100, this.options.batch.maxDelayMs / 2));
+    this.timers.push(setInterval(() => this.enqueue(this.builder.flushIfDue(Date.now())), tick));
+    this.timers.push(
+      setInterval(() => void this.sendHeartbeat(), HEARTBEAT_INTERVAL_S * 1000).unref(),
+    );
+  }
+
+  accept(events: ResetEvent[]): void {
+    const now = Date.now();
+    this.decoded += events.length;
+    for (const event of events) {
+      for (const batch of this.builder.add(toWireEvent(event), now)) this.enqueue(batch);
+    }
+  }
+
+  updateKernelCounters(counters: KernelCounters): void {
+    this.kernel = counters;
+  }
+
+  totals(): AgentTotals {
+    const seen = this.kernel?.entries.reduce((sum, e) => sum + e.count, 0n) ?? 0n;
+    return {
+      seen,
+      lostKernel: this.kernel?.lost ?? 0n,
+      decoded: this.decoded,
+      droppedAgent: this.outbox.droppedEvents + this.droppedAtStop,
+      published: this.publisher.publishedEvents,
+      buffered: this.outbox.events + this.builder.pendingEvents,
+      batchesPublished: this.publisher.publishedBatches,
+      batchesDropped: this.outbox.droppedBatches,
+    };
+  }
+
+  /** Flushes, drains for a few seconds, sends a last heartbeat, closes. */
+  async stop(): Promise<AgentTotals> {
+    this.timers.splice(0).forEach(clearInterval);
+    this.enqueue(this.builder.flush());
+    await this.publisher.drain(DRAIN_ON_STOP_MS);
+    // Whatever could not be published before the deadline is lost with this process.
+    this.droppedAtStop = this.outbox.events;
+    await this.sendHeartbeat();
+    await this.publisher.close();
+    return this.totals();
+  }
+
+  private enqueue(batch: EncodedBatch | undefined): void {
+    if (batch && !this.outbox.push(batch) && this.outbox.droppedBatches === 1) {
+      this.options.log.warn(
+        { max_bytes: this.options.outboxMaxBytes },
+        'publish buffer full (NATS unreachable or slow): dropping batches, counted in heartbeats',
+      );
+    }
+  }
+
+  private async sendHeartbeat(): Promise<void> {
+    const js = this.publisher.client;
+    if (!js) return; // not connected yet: the next heartbeat carries the same totals
+    const { identity, coverage } = this.options;
+    const names = coverage.all
+      ? ['host', ...coverage.netns.map((n) => n.name).filter(Boolean)]
+      : coverage.netns.map((n) => n.name).filter(Boolean);
+    const heartbeat = buildHeartbeat(
+      identity,
+      { addresses: await coveredAddresses(names), netns: coverage.netns, all: coverage.all },
+      this.totals(),
+      BigInt(Date.now()) * 1_000_000n,
+    );
+    const n = ++this.heartbeats;
+    try {
+      await js.publish(agentsSubject(identity.host), heartbeatCodec.encode(heartbeat), {
+        msgID: `${identity.host}/${identity.bootId}/${identity.runId}/heartbeat/${n}`,
+        timeout: 5_000,
+      });
+    } catch (error) {
+      this.options.log.debug({ err: error }, 'heartbeat not published');
+    }
+  }
+}

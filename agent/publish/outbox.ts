@@ -1,0 +1,61 @@
+// The batches waiting for JetStream, bounded in bytes. When NATS is away longer than
+// the buffer lasts, new batches are dropped and counted (events and batches), so the
+// heartbeats say exactly what is missing; the ring-buffer drain never waits.
+import type { EncodedBatch } from './batch-builder.js';
+
+/** About 60 000 events at ~300 bytes each with room to spare: minutes of a busy host. */
+export const DEFAULT_OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
+
+export class Outbox {
+  private readonly queue: EncodedBatch[] = [];
+  private bytes = 0;
+  droppedEvents = 0;
+  droppedBatches = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly maxBytes: number) {}
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  get events(): number {
+    return this.queue.reduce((n, b) => n + b.events, 0);
+  }
+
+  /** False when the batch did not fit and was dropped (and counted). */
+  push(batch: EncodedBatch): boolean {
+    if (this.bytes + batch.bytes.length > this.maxBytes) {
+      this.droppedEvents += batch.events;
+      this.droppedBatches += 1;
+      return false;
+    }
+    this.queue.push(batch);
+    this.bytes += batch.bytes.length;
+    this.waiters.splice(0).forEach((wake) => wake());
+    return true;
+  }
+
+  /** The oldest batches, up to n, still in the outbox until removed. */
+  peek(n: number): EncodedBatch[] {
+    return this.queue.slice(0, n);
+  }
+
+  remove(batch: EncodedBatch): void {
+    const at = this.queue.indexOf(batch);
+    if (at < 0) return;
+    this.queue.splice(at, 1);
+    this.bytes -= batch.bytes.length;
+  }
+
+  /** Resolves when a batch is pushed (or at once if one is waiting). */
+  waitForBatch(): Promise<void> {
+    if (this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Wakes anyone waiting, e.g. to let a stopping publisher look again. */
+  wake(): void {
+    this.waiters.splice(0).forEach((wake) => wake());
+  }
+}

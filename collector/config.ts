@@ -1,0 +1,152 @@
+// The collector's settings: one type, a documented default on every field, one
+// loader that validates flags and environment.
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_DURABLE } from '../proto/nats-topology.js';
+import { CollectorConfigError } from './errors.js';
+import { DEFAULT_INGEST_LIMITS } from './ingest/ingester.js';
+import { DEFAULT_QUERY_ADDRESS } from './query/query-limits.js';
+import type { StorageOptions } from './storage/storage.js';
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_DATA_DIR = '/var/lib/rstscope';
+export const DEFAULT_QUERY_LISTEN = DEFAULT_QUERY_ADDRESS;
+export const DEFAULT_DATABASE = 'rstscope';
+export const DEFAULT_RETENTION_DAYS = 14;
+
+export interface CollectorConfig {
+  /** NATS servers (default nats://127.0.0.1:4222; env RSTSCOPE_NATS). */
+  nats: string[];
+  /** The durable consumer all collectors share (default rstscope-collector). */
+  durable: string;
+  /** Where the gRPC query service listens (default 127.0.0.1:7470). */
+  listen: string;
+  /** ClickHouse: a server when url is set (env CLICKHOUSE_URL), else chDB under dataDir. */
+  storage: StorageOptions;
+  /** Insert when this many rows wait (default 50000) or the oldest waited maxDelayMs (1000). */
+  ingest: { maxRows: number; maxDelayMs: number };
+}
+
+export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--listen HOST:PORT]
+                          [--data-dir DIR] [--clickhouse-url URL] [--clickhouse-user USER]
+                          [--clickhouse-database DB] [--clickhouse-ca FILE]
+                          [--clickhouse-cert FILE --clickhouse-key FILE]
+                          [--retention-days N] [--durable NAME]
+                          [--max-insert-rows N] [--max-insert-delay-ms N]
+
+Stores every reset the agents publish on NATS JetStream in ClickHouse, and serves
+read-only queries over gRPC.
+  --nats URL          NATS servers (default ${DEFAULT_NATS_URL}; env RSTSCOPE_NATS)
+  --listen HOST:PORT  gRPC query service (default ${DEFAULT_QUERY_LISTEN})
+  --data-dir DIR      embedded ClickHouse (chDB) data under DIR/clickhouse, used when no
+                      --clickhouse-url is given (default ${DEFAULT_DATA_DIR})
+  --clickhouse-url URL  a ClickHouse server, http(s)://HOST:PORT (env CLICKHOUSE_URL);
+                      the password comes from env CLICKHOUSE_PASSWORD
+  --retention-days N  rows older than N days are dropped (default ${DEFAULT_RETENTION_DAYS})
+  --durable NAME      the JetStream consumer shared by all collectors (default ${DEFAULT_DURABLE})
+  --max-insert-rows N / --max-insert-delay-ms N
+                      insert at N rows or after N ms (default ${DEFAULT_INGEST_LIMITS.maxRows} / ${DEFAULT_INGEST_LIMITS.maxDelayMs})`;
+
+export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        nats: { type: 'string' },
+        listen: { type: 'string', default: DEFAULT_QUERY_LISTEN },
+        'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
+        'clickhouse-url': { type: 'string' },
+        'clickhouse-user': { type: 'string' },
+        'clickhouse-database': { type: 'string', default: DEFAULT_DATABASE },
+        'clickhouse-ca': { type: 'string' },
+        'clickhouse-cert': { type: 'string' },
+        'clickhouse-key': { type: 'string' },
+        'retention-days': { type: 'string', default: String(DEFAULT_RETENTION_DAYS) },
+        durable: { type: 'string', default: DEFAULT_DURABLE },
+        'max-insert-rows': { type: 'string', default: String(DEFAULT_INGEST_LIMITS.maxRows) },
+        'max-insert-delay-ms': {
+          type: 'string',
+          default: String(DEFAULT_INGEST_LIMITS.maxDelayMs),
+        },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new CollectorConfigError(`${(err as Error).message}; see 'rstscope collector --help'`);
+  }
+  const url = values['clickhouse-url'] ?? env.CLICKHOUSE_URL;
+  if (url !== undefined && !/^https?:\/\/[^/\s]+/.test(url)) {
+    throw new CollectorConfigError(`--clickhouse-url ${url}: expected http(s)://HOST:PORT`);
+  }
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(values['clickhouse-database'])) {
+    throw new CollectorConfigError(
+      `--clickhouse-database ${values['clickhouse-database']}: expected letters, digits and _`,
+    );
+  }
+  if (Boolean(values['clickhouse-cert']) !== Boolean(values['clickhouse-key'])) {
+    throw new CollectorConfigError('--clickhouse-cert and --clickhouse-key go together');
+  }
+  if (!/^[A-Za-z0-9_-]+$/.test(values.durable)) {
+    throw new CollectorConfigError(
+      `--durable ${values.durable}: expected letters, digits, _ and -`,
+    );
+  }
+  const tls =
+    values['clickhouse-ca'] || values['clickhouse-cert']
+      ? {
+          caFile: values['clickhouse-ca'],
+          certFile: values['clickhouse-cert'],
+          keyFile: values['clickhouse-key'],
+        }
+      : undefined;
+  return {
+    nats: natsServers(values.nats ?? env.RSTSCOPE_NATS ?? DEFAULT_NATS_URL),
+    durable: values.durable,
+    listen: hostPort('--listen', values.listen),
+    storage: {
+      url,
+      user: values['clickhouse-user'] ?? env.CLICKHOUSE_USER ?? 'default',
+      password: env.CLICKHOUSE_PASSWORD ?? '',
+      database: values['clickhouse-database'],
+      tls,
+      dataDir: join(resolve(values['data-dir']), 'clickhouse'),
+      retentionDays: positiveInt('--retention-days', values['retention-days'], 3650),
+    },
+    ingest: {
+      maxRows: positiveInt('--max-insert-rows', values['max-insert-rows'], 1_000_000),
+      maxDelayMs: positiveInt('--max-insert-delay-ms', values['max-insert-delay-ms'], 60_000),
+    },
+  };
+}
+
+function positiveInt(flag: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new CollectorConfigError(`${flag} ${text}: expected a whole number from 1 to ${max}`);
+  }
+  return n;
+}
+
+function hostPort(flag: string, text: string): string {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) {
+    throw new CollectorConfigError(`${flag} ${text}: expected HOST:PORT, e.g. 127.0.0.1:7470`);
+  }
+  return text;
+}
+
+function natsServers(spec: string): string[] {
+  const servers = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const server of servers) {
+    if (!/^((nats|tls):\/\/)?[^\s/]+:\d+$/.test(server)) {
+      throw new CollectorConfigError(`--nats ${server}: expected nats://HOST:PORT`);
+    }
+  }
+  if (!servers.length) throw new CollectorConfigError('--nats: expected nats://HOST:PORT');
+  return servers;
+}

@@ -1,0 +1,10 @@
+export { runCollector } from './run-collector.js';
+export {
+  COLLECTOR_USAGE,
+  DEFAULT_DATA_DIR,
+  DEFAULT_NATS_URL,
+  DEFAULT_QUERY_LISTEN,
+  loadCollectorConfig,
+} from './config.js';
+export type { CollectorConfig } from './config.js';
+export { CollectorConfigError } from './errors.js';

@@ -1,0 +1,217 @@
+// Turns JetStream messages into batched, idempotent inserts. A message is acked only
+// after the rows it carried are in ClickHouse; a refused message is dead-lettered
+// and then acked, so it never blocks the stream; a failed insert naks its messages
+// with a delay, and JetStream delivers them again (the redelivery is de-duplicated).
+import type { Logger } from 'pino';
+import type { Storage, Row } from '../storage/storage.js';
+import { heartbeatRow, resetRows } from './event-rows.js';
+import { validateMessage } from './message-validator.js';
+import type { RefusalKind } from './message-validator.js';
+import { storedEventKeys } from './stored-events.js';
+
+/** What the ingester needs of a JetStream message (JsMsg has all of it). */
+export interface InboundMessage {
+  /** The stream sequence: names the message in logs and on the dead-letter stream. */
+  streamSeq: number;
+  subject: string;
+  data: Uint8Array;
+  /** Delivered before: its rows may already be stored. */
+  redelivered: boolean;
+  ack(): void;
+  nak(delayMs?: number): void;
+  working(): void;
+}
+
+export interface DeadLetterSink {
+  /** Resolves once the refused message is stored on the dead-letter stream. */
+  put(message: InboundMessage, kind: RefusalKind | 'insert_refused', detail: string): Promise<void>;
+}
+
+export interface IngestLimits {
+  /** Insert when this many rows are pending. */
+  maxRows: number;
+  /** ... or when the oldest pending row has waited this long. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_INGEST_LIMITS: IngestLimits = { maxRows: 50_000, maxDelayMs: 1_000 };
+
+interface Pending {
+  message: InboundMessage;
+  resets: Row[];
+  agents: Row[];
+}
+
+export interface IngestCounters {
+  messages: number;
+  rows: number;
+  inserts: number;
+  duplicateRows: number;
+  insertFailures: number;
+  refused: Partial<Record<RefusalKind | 'insert_refused', number>>;
+}
+
+const RETRY_DELAY_MS = 2_000;
+// JetStream's ack_wait is 30 s; tell it we are still on the message well before.
+const WORKING_EVERY_MS = 10_000;
+
+export class Ingester {
+  private pending: Pending[] = [];
+  private pendingRows = 0;
+  private oldestAt = 0;
+  private flushing: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly loggedKinds = new Set<string>();
+  readonly counters: IngestCounters = {
+    messages: 0,
+    rows: 0,
+    inserts: 0,
+    duplicateRows: 0,
+    insertFailures: 0,
+    refused: {},
+  };
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly deadLetters: DeadLetterSink,
+    private readonly limits: IngestLimits,
+    private readonly log: Logger,
+  ) {
+    this.timer = setInterval(() => this.flushIfDue(), Math.min(100, limits.maxDelayMs / 4));
+  }
+
+  /** Takes one message; resolves when the ingester can take the next (back-pressure). */
+  async add(message: InboundMessage): Promise<void> {
+    this.counters.messages += 1;
+    const validated = validateMessage(message.subject, message.data);
+    if (validated.kind === 'refused') {
+      await this.refuse(message, validated.refusal, validated.detail);
+      return;
+    }
+    const entry: Pending =
+      validated.kind === 'resets'
+        ? { message, resets: resetRows(validated.batch), agents: [] }
+        : { message, resets: [], agents: [heartbeatRow(validated.heartbeat)] };
+    if (!this.pending.length) this.oldestAt = Date.now();
+    this.pending.push(entry);
+    this.pendingRows += entry.resets.length + entry.agents.length;
+    if (this.pendingRows >= this.limits.maxRows) await this.flush();
+  }
+
+  /** Inserts what is pending now (and waits for an insert already running). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (!this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingRows = 0;
+    this.flushing = this.insert(batch).finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  private flushIfDue(): void {
+    if (
+      this.pending.length &&
+      !this.flushing &&
+      Date.now() - this.oldestAt >= this.limits.maxDelayMs
+    ) {
+      void this.flush();
+    }
+  }
+
+  private async insert(batch: Pending[]): Promise<void> {
+    const keepAlive = setInterval(
+      () => batch.forEach((p) => p.message.working()),
+      WORKING_EVERY_MS,
+    );
+    try {
+      await this.insertRows(batch);
+      batch.forEach((p) => p.message.ack());
+    } catch (error) {
+      this.counters.insertFailures += 1;
+      this.logOnce('insert', `insert into ClickHouse failed, will retry: ${firstLine(error)}`);
+      if (batch.length > 1 && (await this.storageAnswers())) {
+        // The store is up, so one message's rows may be at fault: find it alone.
+        for (const one of batch) await this.insertAlone(one);
+      } else {
+        batch.forEach((p) => p.message.nak(RETRY_DELAY_MS));
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async insertAlone(one: Pending): Promise<void> {
+    try {
+      await this.insertRows([one]);
+      one.message.ack();
+    } catch (error) {
+      if (await this.storageAnswers())
+        await this.refuse(one.message, 'insert_refused', firstLine(error));
+      else one.message.nak(RETRY_DELAY_MS);
+    }
+  }
+
+  private async insertRows(batch: Pending[]): Promise<void> {
+    let resets = batch.flatMap((p) => p.resets);
+    const agents = batch.flatMap((p) => p.agents);
+    const redelivered = batch.filter((p) => p.message.redelivered).flatMap((p) => p.resets);
+    if (redelivered.length) {
+      // A redelivered batch may have been inserted before its ack was lost.
+      const stored = await storedEventKeys(this.storage, redelivered);
+      if (stored.size) {
+        const before = resets.length;
+        resets = resets.filter(
+          (r) => !stored.has(`${r.batch_id as string}#${r.batch_index as number}`),
+        );
+        this.counters.duplicateRows += before - resets.length;
+      }
+    }
+    if (resets.length) await this.storage.insert('resets', resets);
+    if (agents.length) await this.storage.insert('agents', agents);
+    this.counters.inserts += 1;
+    this.counters.rows += resets.length + agents.length;
+  }
+
+  private async storageAnswers(): Promise<boolean> {
+    try {
+      await this.storage.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async refuse(
+    message: InboundMessage,
+    kind: RefusalKind | 'insert_refused',
+    detail: string,
+  ) {
+    this.counters.refused[kind] = (this.counters.refused[kind] ?? 0) + 1;
+    this.logOnce(kind, `refused a message (${kind}: ${detail}); moved to the dead-letter stream`);
+    try {
+      await this.deadLetters.put(message, kind, detail);
+      message.ack();
+    } catch (error) {
+      // Not stored anywhere yet: keep it in the stream and try again later.
+      this.logOnce('deadletter', `cannot dead-letter a message: ${firstLine(error)}`);
+      message.nak(RETRY_DELAY_MS);
+    }
+  }
+
+  /** Once per kind, with the count so far in later summaries, not once per message. */
+  private logOnce(kind: string, message: string): void {
+    if (this.loggedKinds.has(kind)) return;
+    this.loggedKinds.add(kind);
+    this.log.warn({ kind }, message);
+  }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}

@@ -1,0 +1,120 @@
+// The collector's side of NATS: the streams and the durable pull consumer that
+// every collector shares, the message loop into the ingester, and the dead-letter
+// stream for what the ingester refuses.
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { deadletterStreamConfig, ensureStream, resetsStreamConfig } from '../proto/nats-streams.js';
+import { STREAM, deadletterSubject } from '../proto/nats-topology.js';
+import type { StreamLimits } from '../proto/nats-topology.js';
+import type { DeadLetterSink, InboundMessage, Ingester } from './ingest/ingester.js';
+
+const NS_PER_MS = 1_000_000;
+/** Unacked messages per consumer, over all collectors: the back-pressure valve. */
+export const MAX_ACK_PENDING = 1_000;
+const ACK_WAIT_MS = 30_000;
+/** Messages each collector pulls ahead of its inserts. */
+const PULL_AHEAD = 256;
+
+export interface IntakeOptions {
+  servers: string[];
+  durable: string;
+  streamLimits: StreamLimits;
+  log: Logger;
+}
+
+export class NatsIntake implements DeadLetterSink {
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: IntakeOptions) {}
+
+  /** Connects, creates what is missing; throws a one-line error when NATS is unreachable. */
+  async open(): Promise<void> {
+    const { servers, durable, streamLimits } = this.options;
+    try {
+      this.nc = await connect({
+        servers,
+        name: 'rstscope-collector',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1_000,
+      });
+    } catch (error) {
+      throw new Error(
+        `cannot connect to NATS at ${servers.join(',')}: ${(error as Error).message} (start nats-server with -js, or give --nats URL)`,
+        { cause: error },
+      );
+    }
+    const jsm = await jetstreamManager(this.nc);
+    await ensureStream(jsm, { ...resetsStreamConfig(streamLimits), name: STREAM });
+    await ensureStream(jsm, { ...deadletterStreamConfig(), name: deadletterStreamConfig().name! });
+    try {
+      await jsm.consumers.info(STREAM, durable);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError)) throw error;
+      await jsm.consumers.add(STREAM, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ACK_WAIT_MS * NS_PER_MS,
+        max_ack_pending: MAX_ACK_PENDING,
+        // Never give up on a message: while ClickHouse is down JetStream keeps it.
+        max_deliver: -1,
+      });
+    }
+    this.js = jetstream(this.nc);
+  }
+
+  /** Feeds every message to the ingester until stop(). */
+  async start(ingester: Ingester): Promise<void> {
+    const consumer = await this.js!.consumers.get(STREAM, this.options.durable);
+    this.messages = await consumer.consume({ max_messages: PULL_AHEAD });
+    this.loop = (async () => {
+      for await (const m of this.messages!) await ingester.add(inbound(m));
+    })();
+  }
+
+  async put(message: InboundMessage, kind: string, detail: string): Promise<void> {
+    const h = headers();
+    h.set('Rstscope-Refusal', kind);
+    h.set('Rstscope-Detail', detail.slice(0, 1000));
+    h.set('Rstscope-Subject', message.subject);
+    await this.js!.publish(deadletterSubject(kind), message.data, {
+      headers: h,
+      // Dead-lettering the same message twice (after a crash) stores it once.
+      msgID: `deadletter/${message.streamSeq}`,
+    });
+  }
+
+  /** Stops pulling; messages not yet acked will be delivered again (to any collector). */
+  async stop(): Promise<void> {
+    this.messages?.stop();
+    await this.loop?.catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.nc?.drain().catch(() => {});
+  }
+}
+
+function inbound(m: JsMsg): InboundMessage {
+  return {
+    streamSeq: m.seq,
+    subject: m.subject,
+    data: m.data,
+    redelivered: m.redelivered,
+    ack: () => m.ack(),
+    nak: (delayMs) => m.nak(delayMs),
+    working: () => m.working(),
+  };
+}

@@ -1,0 +1,59 @@
+// `rstscope collector`: config → storage (migrated) → NATS intake → ingester →
+// query service; on SIGINT/SIGTERM stop pulling, insert and ack what is pending,
+// close everything.
+import { pino } from 'pino';
+import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
+import type { CollectorConfig } from './config.js';
+import { Ingester } from './ingest/ingester.js';
+import { NatsIntake } from './nats-intake.js';
+import { startQueryServer } from './query/query-server.js';
+import { openStorage } from './storage/open-storage.js';
+
+const STATS_EVERY_MS = 60_000;
+
+export async function runCollector(config: CollectorConfig): Promise<number> {
+  const log = pino({ name: 'rstscope-collector' }, pino.destination(2));
+  const storage = await openStorage(config.storage);
+  const cleanups: (() => Promise<void>)[] = [() => storage.close()];
+  try {
+    const { applied, current } = await storage.migrate();
+    log.info({ applied, schema_version: current }, `storage ready: ${storage.location}`);
+
+    const intake = new NatsIntake({
+      servers: config.nats,
+      durable: config.durable,
+      streamLimits: DEFAULT_STREAM_LIMITS,
+      log,
+    });
+    cleanups.unshift(() => intake.close());
+    await intake.open();
+    const ingester = new Ingester(storage, intake, config.ingest, log);
+    const server = await startQueryServer({ listen: config.listen, storage, log });
+    cleanups.unshift(() => server.shutdown());
+    await intake.start(ingester);
+    log.info(
+      { nats: config.nats, durable: config.durable, query: server.address },
+      `collector ready: consuming ${config.nats.join(',')}, storing in ${storage.location}, queries on ${server.address}`,
+    );
+    const stats = setInterval(() => log.info(ingester.counters, 'ingest counters'), STATS_EVERY_MS);
+
+    await signalled();
+    clearInterval(stats);
+    server.setServing(false);
+    // Stop pulling first, then insert and ack what was pulled: nothing is left unacked
+    // that could have been stored.
+    await intake.stop();
+    await ingester.close();
+    log.info(ingester.counters, 'collector stopped');
+    return 0;
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+  }
+}
+
+function signalled(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
