@@ -47,6 +47,8 @@ export interface Storage {
   insert(table: TableName, rows: readonly Row[]): Promise<void>;
   /** A trusted query of rstscope's own, every value bound as a parameter. */
   query<T = Row>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** A trusted statement without a result (DDL, ALTER, OPTIMIZE), values bound as parameters. */
+  command(sql: string, params?: Record<string, unknown>): Promise<void>;
   /** A user's query: one SELECT, read-only, bounded in rows and time. */
   readOnlyQuery(request: ReadOnlyQueryRequest): Promise<ReadOnlyQueryResult>;
   close(): Promise<void>;

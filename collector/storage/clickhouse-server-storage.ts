@@ -1,0 +1,234 @@
+// Storage on a ClickHouse server through @clickhouse/client (production, Helm).
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { quoteIdentifier } from './ddl.js';
+import { QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
+import { migrate } from './migrations.js';
+import { readOnlyQuery } from './read-only-query.js';
+import { toJson, type QuerySettings, type SqlRunner, type TextResult } from './sql-runner.js';
+import type {
+  ReadOnlyQueryRequest,
+  ReadOnlyQueryResult,
+  Row,
+  Storage,
+  StorageOptions,
+  TableName,
+} from './storage.js';
+
+export type ClickHouseServerStorageOptions = Omit<StorageOptions, 'dataDir' | 'url'> & {
+  url: string;
+};
+
+// Set on every request: 64-bit integers as JSON strings (as on chDB), and
+// timestamps parsed with their zone (the agent writes RFC 3339 with Z).
+const CLIENT_SETTINGS: ClickHouseSettings = {
+  output_format_json_quote_64bit_integers: 1,
+  date_time_input_format: 'best_effort',
+  input_format_skip_unknown_fields: 0,
+};
+
+// Socket-level failures: the server is not there, not a problem with the request.
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+]);
+
+export class ClickHouseServerStorage implements Storage, SqlRunner {
+  readonly backend = 'clickhouse' as const;
+  readonly location: string;
+
+  private constructor(
+    private readonly client: ClickHouseClient,
+    private readonly options: ClickHouseServerStorageOptions,
+  ) {
+    this.location = redact(options.url);
+  }
+
+  /** Connects and creates the database if it is absent. */
+  static async open(options: ClickHouseServerStorageOptions): Promise<ClickHouseServerStorage> {
+    const database = quoteIdentifier(options.database);
+    const base = {
+      url: options.url,
+      username: options.user,
+      password: options.password,
+      tls: await readTls(options.tls),
+      clickhouse_settings: CLIENT_SETTINGS,
+      // bigint values (exact 64-bit) go out as decimal strings.
+      json: { parse: JSON.parse, stringify: toJson },
+    };
+    // A request naming a database that does not exist fails, CREATE DATABASE included.
+    const bootstrap = createClient(base);
+    try {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    } catch (err) {
+      throw connectError(err, options);
+    } finally {
+      await bootstrap.close();
+    }
+    return new ClickHouseServerStorage(
+      createClient({ ...base, database: options.database }),
+      options,
+    );
+  }
+
+  migrate(): Promise<{ applied: number[]; current: number }> {
+    return migrate(this, this.options.retentionDays);
+  }
+
+  async insert(table: TableName, rows: readonly Row[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.client.insert({ table, values: rows as Row[], format: 'JSONEachRow' });
+    } catch (err) {
+      throw this.error(err, `insert of ${rows.length} rows into ${table} failed`);
+    }
+  }
+
+  async command(sql: string, params: Record<string, unknown> = {}): Promise<void> {
+    try {
+      await this.client.command({ query: sql, query_params: params });
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+
+  async query<T = Row>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    try {
+      const result = await this.client.query({
+        query: sql,
+        format: 'JSONEachRow',
+        query_params: params,
+      });
+      return await result.json<T>();
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+
+  async queryText(
+    sql: string,
+    params: Record<string, unknown>,
+    options: { format: string; settings: QuerySettings; timeoutMs: number },
+  ): Promise<TextResult> {
+    const abort = AbortSignal.timeout(options.timeoutMs);
+    try {
+      // exec, not query: query() appends a FORMAT clause, which in `EXPLAIN AST <sql>`
+      // would belong to <sql>. default_format chooses the output as chDB's format does.
+      const result = await this.client.exec({
+        query: sql,
+        query_params: params,
+        abort_signal: abort,
+        clickhouse_settings: {
+          ...(options.settings as ClickHouseSettings),
+          default_format: options.format as ClickHouseSettings['default_format'],
+          // The summary header (rows read) is complete only once the query ended.
+          wait_end_of_query: 1,
+        },
+      });
+      const text = await readAll(result.stream);
+      return { text, rowsRead: Number(result.summary?.read_rows ?? 0) };
+    } catch (err) {
+      if (abort.aborted) {
+        throw new QueryTimeoutError(`ClickHouse did not answer in ${options.timeoutMs} ms`, {
+          cause: err,
+        });
+      }
+      throw this.error(err);
+    }
+  }
+
+  readOnlyQuery(request: ReadOnlyQueryRequest): Promise<ReadOnlyQueryResult> {
+    return readOnlyQuery(this, request);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private error(err: unknown, context?: string): StorageError {
+    if (isUnreachable(err)) return connectError(err, this.options);
+    const { line, type } = engineErrorLine(err);
+    return new StorageError(context ? `${context}: ${line}` : line, { cause: err, type });
+  }
+}
+
+async function readTls(
+  tls: StorageOptions['tls'],
+): Promise<{ ca_cert: Buffer; cert: Buffer; key: Buffer } | { ca_cert: Buffer } | undefined> {
+  if (!tls?.caFile) {
+    if (tls?.certFile || tls?.keyFile) {
+      throw new StorageError('TLS client certificate given without a CA file: set the CA file too');
+    }
+    return undefined;
+  }
+  const read = async (what: string, path: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new StorageError(`cannot read the TLS ${what} ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  };
+  const ca_cert = await read('CA file', tls.caFile);
+  if (!tls.certFile && !tls.keyFile) return { ca_cert };
+  if (!tls.certFile || !tls.keyFile) {
+    throw new StorageError('mutual TLS needs both a client certificate and its key file');
+  }
+  return {
+    ca_cert,
+    cert: await read('certificate', tls.certFile),
+    key: await read('key', tls.keyFile),
+  };
+}
+
+function connectError(err: unknown, options: ClickHouseServerStorageOptions): StorageError {
+  const url = redact(options.url);
+  const { line, type } = engineErrorLine(err);
+  if (isUnreachable(err)) {
+    return new StorageError(
+      `cannot reach ClickHouse at ${url} (${line}): check the URL and that the server is up and reachable from here`,
+      { cause: err, type },
+    );
+  }
+  if (type === 'AUTHENTICATION_FAILED' || type === 'REQUIRED_PASSWORD') {
+    return new StorageError(
+      `ClickHouse at ${url} refused user ${JSON.stringify(options.user)} (${line}): check the user and password`,
+      { cause: err, type },
+    );
+  }
+  return new StorageError(`ClickHouse at ${url}: ${line}`, { cause: err, type });
+}
+
+function isUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && UNREACHABLE.has(code)) return true;
+    // @clickhouse/client's own request timeout.
+    if (e instanceof Error && /^Timeout error/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** The URL without its password, for messages and logs. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,116 @@
+// DDL generated from the table definitions: the single-node tables the
+// migrations create, and the cluster layout (Replicated *_local tables behind
+// Distributed tables with the user-facing names) an operator applies once.
+import { StorageError } from './errors.js';
+import { TABLES, type TableDefinition } from './tables.js';
+
+/** `name`, after checking it is a plain identifier (database and cluster names come from config). */
+export function quoteIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    throw new StorageError(`${JSON.stringify(name)}: expected letters, digits and _ only`);
+  }
+  return `\`${name}\``;
+}
+
+export function quoteString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The TTL expression for a retention of `days`, as written in DDL. */
+export function ttlExpression(table: TableDefinition, days: number): string {
+  if (!Number.isInteger(days) || days < 1) {
+    throw new StorageError(`retention ${days}: expected a whole number of days, 1 or more`);
+  }
+  return `${table.ttlFrom} + INTERVAL ${days} DAY`;
+}
+
+interface Placement {
+  /** Qualified or bare table name as it appears after CREATE TABLE. */
+  target: string;
+  onCluster: string;
+  engine: string;
+  ttl: string;
+}
+
+function createTable(table: TableDefinition, placement: Placement): string {
+  const lines = table.columns.map((c) => {
+    const def = c.default === undefined ? '' : ` DEFAULT ${c.default}`;
+    return `    ${quoteIdentifier(c.name)} ${c.type}${def} COMMENT ${quoteString(c.comment)} CODEC(${c.codec})`;
+  });
+  for (const i of table.indexes) {
+    lines.push(`    INDEX ${i.name} ${i.expression} TYPE ${i.type} GRANULARITY ${i.granularity}`);
+  }
+  const settings = Object.entries(table.settings).map(([k, v]) => `${k} = ${v}`);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${placement.target}${placement.onCluster}`,
+    '(',
+    lines.join(',\n'),
+    ')',
+    `ENGINE = ${placement.engine}`,
+    `PARTITION BY ${table.partitionBy}`,
+    `ORDER BY (${table.orderBy.join(', ')})`,
+    ...(placement.ttl ? [`TTL ${placement.ttl}`] : []),
+    ...(settings.length > 0 ? [`SETTINGS ${settings.join(', ')}`] : []),
+    `COMMENT ${quoteString(table.comment)}`,
+  ].join('\n');
+}
+
+/**
+ * CREATE TABLE for one node, in the current database. Without `retentionDays`
+ * there is no TTL clause: the migrations create tables that way and the
+ * retention is set (and later changed) by ALTER at every start.
+ */
+export function singleNodeTableDdl(table: TableDefinition, retentionDays?: number): string {
+  return createTable(table, {
+    target: quoteIdentifier(table.name),
+    onCluster: '',
+    engine: table.engine,
+    ttl: retentionDays === undefined ? '' : ttlExpression(table, retentionDays),
+  });
+}
+
+/**
+ * The cluster layout, in the order to apply it: the database, then per table a
+ * Replicated `<name>_local` on every replica and a Distributed `<name>` over
+ * them that applications read and write. Rows of one host stay on one shard,
+ * so a host's time range and a redelivered heartbeat's duplicate meet there.
+ */
+export function clusterDdl(clusterName: string, database: string, retentionDays = 14): string[] {
+  const cluster = quoteIdentifier(clusterName);
+  const db = quoteIdentifier(database);
+  const onCluster = ` ON CLUSTER ${cluster}`;
+  const statements = [`CREATE DATABASE IF NOT EXISTS ${db}${onCluster}`];
+  for (const table of TABLES) {
+    const local = `${table.name}_local`;
+    // {shard}, {replica} and {database} are server macros, expanded on each node.
+    const zkPath = `/clickhouse/tables/{shard}/{database}/${local}`;
+    statements.push(
+      createTable(table, {
+        target: `${db}.${quoteIdentifier(local)}`,
+        onCluster,
+        engine: `Replicated${table.engine}(${quoteString(zkPath)}, '{replica}')`,
+        ttl: ttlExpression(table, retentionDays),
+      }),
+      `CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(table.name)}${onCluster}` +
+        ` AS ${db}.${quoteIdentifier(local)}` +
+        ` ENGINE = Distributed(${cluster}, ${db}, ${quoteIdentifier(local)}, ${table.shardingKey})` +
+        ` COMMENT ${quoteString(table.comment)}`,
+    );
+  }
+  return statements;
+}
+
+/** Changes the retention of a cluster layout (the collector leaves a cluster's schema alone). */
+export function clusterRetentionDdl(
+  clusterName: string,
+  database: string,
+  retentionDays: number,
+): string[] {
+  const cluster = quoteIdentifier(clusterName);
+  const db = quoteIdentifier(database);
+  return TABLES.map(
+    (table) =>
+      `ALTER TABLE ${db}.${quoteIdentifier(`${table.name}_local`)} ON CLUSTER ${cluster}` +
+      ` MODIFY TTL ${ttlExpression(table, retentionDays)}`,
+  );
+}

@@ -1,0 +1,200 @@
+// The two tables rstscope stores, defined once. The single-node DDL, the
+// cluster DDL and docs/storage.md all follow from these lists.
+
+export interface Column {
+  name: string;
+  type: string;
+  /** Compression; chosen for how the column looks in sort order (see docs/storage.md). */
+  codec: string;
+  comment: string;
+  default?: string;
+}
+
+export interface SkipIndex {
+  name: string;
+  expression: string;
+  type: string;
+  granularity: number;
+}
+
+export interface TableDefinition {
+  name: 'resets' | 'agents';
+  comment: string;
+  columns: readonly Column[];
+  /** The replicated variant is the same engine with a Replicated prefix. */
+  engine: 'MergeTree' | 'ReplacingMergeTree';
+  partitionBy: string;
+  orderBy: readonly string[];
+  indexes: readonly SkipIndex[];
+  /** A DateTime expression the retention TTL counts from. */
+  ttlFrom: string;
+  /** Spreads rows over shards in the cluster layout. */
+  shardingKey: string;
+  settings: Readonly<Record<string, number>>;
+}
+
+const TIME = "DateTime64(9, 'UTC')";
+const LC = 'LowCardinality(String)';
+// Integers that cluster in a narrow range (ports, pids, counters, byte counts):
+// T64 drops the unused high bits, ZSTD the repetition that is left.
+const SMALL_INT = 'T64, ZSTD(1)';
+// Sequence numbers and ISNs are random 32-bit values: nothing to transpose.
+const RANDOM_INT = 'ZSTD(1)';
+// Nanosecond timestamps in sort order grow in small steps: store the steps.
+const TIMESTAMP = 'Delta, ZSTD(1)';
+// Counters are cumulative per agent run and rows sort by run then time, so
+// consecutive values differ by little.
+const GROWING = 'Delta, ZSTD(1)';
+const TEXT = 'ZSTD(1)';
+
+function col(name: string, type: string, codec: string, comment: string): Column {
+  return { name, type, codec, comment };
+}
+
+export const RESETS: TableDefinition = {
+  name: 'resets',
+  comment: 'One row per TCP reset the kernel sent or received',
+  columns: [
+    col('ts', TIME, TIMESTAMP, 'Wall-clock time of the reset, nanoseconds, UTC'),
+    col('host', LC, TEXT, 'Node name of the host whose kernel saw the reset'),
+    col('boot_id', LC, TEXT, 'Kernel boot id of that host (/proc/sys/kernel/random/boot_id)'),
+    col('direction', LC, TEXT, 'sent or received'),
+    col('reason', LC, TEXT, 'enum sk_rst_reason without prefix; UNKNOWN when received'),
+    col('accepted', 'Bool', TEXT, 'Received: the RST tore the connection down (false: discarded)'),
+    col(
+      'drop_reason',
+      'LowCardinality(Nullable(String))',
+      TEXT,
+      'Why TCP discarded a received RST',
+    ),
+    col('state', LC, TEXT, 'TCP state of the socket when the reset happened'),
+    col('prev_state', LC, TEXT, 'TCP state before that'),
+    col('family', LC, TEXT, 'ipv4 or ipv6'),
+    col('local_addr', 'IPv6', TEXT, 'Local address; IPv4 stored v4-mapped (::ffff:a.b.c.d)'),
+    col('local_port', 'UInt16', SMALL_INT, 'Local port'),
+    col('remote_addr', 'IPv6', TEXT, 'Remote address; IPv4 stored v4-mapped'),
+    col('remote_port', 'UInt16', SMALL_INT, 'Remote port'),
+    col('netns', 'UInt32', SMALL_INT, 'Network namespace inode'),
+    col('sock_cookie', 'UInt64', SMALL_INT, 'Kernel socket cookie, unique per boot'),
+    col('cgroup_id', 'UInt64', SMALL_INT, 'cgroup v2 id of the process'),
+    col('pid', 'UInt32', SMALL_INT, 'Process id (0: none known)'),
+    col('tid', 'UInt32', SMALL_INT, 'Thread id'),
+    col('comm', LC, TEXT, 'Process name'),
+    col('pid_source', LC, TEXT, 'context: pid reset it; owner: pid owned the socket; none'),
+    col('bytes_acked', 'UInt64', SMALL_INT, 'Bytes the peer acknowledged'),
+    col('bytes_received', 'UInt64', SMALL_INT, 'Bytes received in order'),
+    col('segs_in', 'UInt32', SMALL_INT, 'Segments received'),
+    col('segs_out', 'UInt32', SMALL_INT, 'Segments sent'),
+    col('total_retrans', 'UInt32', SMALL_INT, 'Retransmitted segments'),
+    col('srtt_us', 'UInt32', SMALL_INT, 'Smoothed round-trip time, microseconds'),
+    col('snd_una', 'UInt32', RANDOM_INT, 'First unacknowledged sequence number'),
+    col('snd_nxt', 'UInt32', RANDOM_INT, 'Next sequence number to send'),
+    col('rcv_nxt', 'UInt32', RANDOM_INT, 'Next sequence number expected'),
+    col('isn_local', 'UInt32', RANDOM_INT, 'Initial sequence number, local side'),
+    col('isn_remote', 'UInt32', RANDOM_INT, 'Initial sequence number, remote side'),
+    col('isn_exact', 'Bool', TEXT, 'ISNs recorded at the handshake (true) or derived'),
+    col('unread_bytes', 'UInt32', SMALL_INT, 'Received bytes the application had not read'),
+    col('unsent_bytes', 'UInt32', SMALL_INT, 'Bytes queued but not yet sent'),
+    col('linger_on', 'Bool', TEXT, 'SO_LINGER set'),
+    col('linger_s', 'UInt32', SMALL_INT, 'SO_LINGER timeout, seconds'),
+    col('last_sent_ms', 'Nullable(UInt32)', SMALL_INT, 'Milliseconds since the last segment sent'),
+    col(
+      'last_recv_ms',
+      'Nullable(UInt32)',
+      SMALL_INT,
+      'Milliseconds since the last segment received',
+    ),
+    col('conn_age_ms', 'Nullable(Float64)', TEXT, 'Age of the connection, milliseconds'),
+    col(
+      'trigger_flags',
+      'LowCardinality(Nullable(String))',
+      TEXT,
+      'Sent: flags of the segment that triggered it',
+    ),
+    col('trigger_seq', 'Nullable(UInt32)', RANDOM_INT, 'Sent: sequence number of that segment'),
+    col(
+      'trigger_ack',
+      'Nullable(UInt32)',
+      RANDOM_INT,
+      'Sent: acknowledgment number of that segment',
+    ),
+    col('rst_ttl', 'Nullable(UInt8)', TEXT, 'Received: IP TTL / hop limit of the RST'),
+    col('rst_ip_id', 'Nullable(UInt16)', TEXT, 'Received: IPv4 ID of the RST'),
+    col('rst_seq', 'Nullable(UInt32)', RANDOM_INT, 'Received: sequence number of the RST'),
+    col('rst_ack', 'Nullable(UInt32)', RANDOM_INT, 'Received: acknowledgment number of the RST'),
+    col('rst_window', 'Nullable(UInt16)', TEXT, 'Received: window of the RST'),
+    col('peer_ttl', 'Nullable(UInt8)', TEXT, "TTL of the peer's last ordinary segment"),
+    col('batch_id', 'String', TEXT, 'Nats-Msg-Id of the batch: host/boot_id/run_id/seq'),
+    col('batch_index', 'UInt32', SMALL_INT, 'Position in the batch; with batch_id the identity'),
+    {
+      ...col('inserted_at', "DateTime64(3, 'UTC')", TIMESTAMP, 'When the collector stored the row'),
+      default: 'now64(3)',
+    },
+  ],
+  engine: 'MergeTree',
+  partitionBy: 'toDate(ts)',
+  // Host and hour first: "what happened on this node between t1 and t2" reads
+  // one contiguous range. Within an hour, rows are grouped by flow, so "this
+  // flow" (remote end + local port, with or without a time) reads a granule per hour.
+  orderBy: ['host', 'toStartOfHour(ts)', 'remote_addr', 'remote_port', 'local_port', 'ts'],
+  indexes: [
+    // The same flow seen from the peer: its local address is our remote one.
+    { name: 'local_addr_bf', expression: 'local_addr', type: 'bloom_filter(0.01)', granularity: 4 },
+    // A flow looked up without knowing the host.
+    {
+      name: 'remote_addr_bf',
+      expression: 'remote_addr',
+      type: 'bloom_filter(0.01)',
+      granularity: 4,
+    },
+    // The collector asks whether a redelivered batch is already stored.
+    { name: 'batch_id_bf', expression: 'batch_id', type: 'bloom_filter(0.001)', granularity: 4 },
+  ],
+  ttlFrom: 'toDateTime(ts)',
+  shardingKey: 'cityHash64(host)',
+  // Daily partitions expire whole: dropping a part is free, rewriting it is not.
+  settings: { ttl_only_drop_parts: 1 },
+};
+
+export const AGENTS: TableDefinition = {
+  name: 'agents',
+  comment: 'One row per agent heartbeat: what it covers and what it counted',
+  columns: [
+    col('ts', TIME, TIMESTAMP, 'End of the span this heartbeat covers'),
+    col('host', LC, TEXT, 'Node name'),
+    col('boot_id', LC, TEXT, 'Kernel boot id'),
+    col('run_id', 'UInt64', SMALL_INT, 'Identifies one run of the agent within a boot'),
+    col('agent_version', LC, TEXT, 'rstscope version of the agent'),
+    col('kernel_release', LC, TEXT, 'uname -r'),
+    col('addresses', 'Array(IPv6)', TEXT, 'Addresses of the covered namespaces, v4-mapped'),
+    col('netns', 'Array(UInt32)', TEXT, 'Covered network namespace inodes'),
+    col('netns_names', 'Array(String)', TEXT, 'Their names under /run/netns, or empty'),
+    col('all_netns', 'Bool', TEXT, 'The agent watches every namespace of the host'),
+    col('seen', 'UInt64', GROWING, 'Resets the kernel counted'),
+    col('lost_kernel', 'UInt64', GROWING, 'Events the ring buffer had no room for'),
+    col('dropped_agent', 'UInt64', GROWING, 'Events dropped with a full publish buffer'),
+    col('published', 'UInt64', GROWING, 'Events JetStream acknowledged'),
+    col('buffered', 'UInt64', SMALL_INT, 'Events waiting in the publish buffer'),
+    col('batches_published', 'UInt64', GROWING, 'Batches published'),
+    col('batches_dropped', 'UInt64', GROWING, 'Batches dropped'),
+    col('decoded', 'UInt64', GROWING, 'Events decoded from the ring buffer'),
+    col('covered_from', TIME, TIMESTAMP, 'Start of the covered span (agent start)'),
+    col('interval_s', 'UInt32', SMALL_INT, 'Seconds until the next heartbeat'),
+    {
+      ...col('inserted_at', "DateTime64(3, 'UTC')", TIMESTAMP, 'When the collector stored the row'),
+      default: 'now64(3)',
+    },
+  ],
+  // A redelivered heartbeat has the same key and collapses at merge time;
+  // readers that must not see it twice use FINAL or argMax.
+  engine: 'ReplacingMergeTree',
+  partitionBy: 'toDate(ts)',
+  orderBy: ['host', 'boot_id', 'run_id', 'ts'],
+  indexes: [],
+  ttlFrom: 'toDateTime(ts)',
+  // The same host always lands on the same shard, so duplicates meet and collapse.
+  shardingKey: 'cityHash64(host)',
+  settings: { ttl_only_drop_parts: 1 },
+};
+
+export const TABLES: readonly TableDefinition[] = [RESETS, AGENTS];

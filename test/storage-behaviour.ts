@@ -1,0 +1,344 @@
+// What every storage backend must do, asserted the same way on chDB and on a
+// ClickHouse server. Call inside a describe(); `open` closes the previous
+// storage (if any) and opens the same database again with the given retention.
+import { expect, it } from 'vitest';
+import { clusterDdl, clusterRetentionDdl, singleNodeTableDdl } from '../collector/storage/ddl.js';
+import { QueryRefusedError, QueryTimeoutError, StorageError } from '../collector/storage/errors.js';
+import { LATEST_VERSION, MIGRATIONS } from '../collector/storage/migrations.js';
+import type { Storage } from '../collector/storage/storage.js';
+import { TABLES } from '../collector/storage/tables.js';
+import type { ResetEvent } from '../agent/reset-event.js';
+
+export interface BehaviourContext {
+  open(retentionDays: number): Promise<Storage>;
+  /** The storage most recently opened. */
+  storage(): Storage;
+}
+
+// Yesterday: inside the retention, so TTL merges leave the rows alone.
+export const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+
+const received: ResetEvent = {
+  ts: `${DAY}T12:34:56.123456789Z`,
+  host: 'node-a',
+  boot_id: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+  direction: 'received',
+  reason: 'UNKNOWN',
+  accepted: true,
+  drop_reason: null,
+  state: 'ESTABLISHED',
+  prev_state: 'ESTABLISHED',
+  family: 'ipv4',
+  local_addr: '10.0.0.1',
+  local_port: 43512,
+  remote_addr: '10.0.0.2',
+  remote_port: 443,
+  netns: 4026531840,
+  sock_cookie: '18446744073709551615',
+  cgroup_id: '9007199254740993',
+  pid: 4242,
+  tid: 4243,
+  comm: 'curl',
+  pid_source: 'owner',
+  bytes_acked: 517,
+  bytes_received: 4096,
+  segs_in: 9,
+  segs_out: 7,
+  total_retrans: 0,
+  srtt_us: 125,
+  snd_una: 4294967295,
+  snd_nxt: 4294967295,
+  rcv_nxt: 12345,
+  isn_local: 4294966778,
+  isn_remote: 8249,
+  isn_exact: true,
+  unread_bytes: 0,
+  unsent_bytes: 0,
+  linger_on: false,
+  linger_s: 0,
+  last_sent_ms: 350000,
+  last_recv_ms: 350001,
+  conn_age_ms: 351234.5,
+  trigger_flags: null,
+  trigger_seq: null,
+  trigger_ack: null,
+  rst_ttl: 61,
+  rst_ip_id: 0,
+  rst_seq: 12345,
+  rst_ack: 0,
+  rst_window: 0,
+  peer_ttl: 54,
+};
+
+// Sent over IPv6, with an offset in ts (parsed with its zone) and nulls where sent resets have none.
+const sent: ResetEvent = {
+  ...received,
+  ts: `${DAY}T14:34:56.000000001+02:00`,
+  direction: 'sent',
+  reason: 'NO_SOCKET',
+  drop_reason: null,
+  family: 'ipv6',
+  local_addr: 'fd00::1',
+  remote_addr: 'fd00::2',
+  last_sent_ms: null,
+  last_recv_ms: null,
+  conn_age_ms: null,
+  trigger_flags: 'S',
+  trigger_seq: 1,
+  trigger_ack: 0,
+  rst_ttl: null,
+  rst_ip_id: null,
+  rst_seq: null,
+  rst_ack: null,
+  rst_window: null,
+  peer_ttl: null,
+};
+
+const heartbeat = {
+  ts: `${DAY}T12:35:00.000000000Z`,
+  host: 'node-a',
+  boot_id: received.boot_id,
+  run_id: 18446744073709551615n,
+  agent_version: '0.1.0',
+  kernel_release: '6.18.0',
+  addresses: ['10.0.0.1', 'fd00::1'],
+  netns: [4026531840],
+  netns_names: [''],
+  all_netns: true,
+  seen: '12',
+  lost_kernel: '0',
+  dropped_agent: '0',
+  published: '12',
+  buffered: '0',
+  batches_published: '3',
+  batches_dropped: '0',
+  decoded: '12',
+  covered_from: `${DAY}T12:00:00.000000000Z`,
+  interval_s: 10,
+};
+
+export function storageBehaviour(ctx: BehaviourContext): void {
+  const s = () => ctx.storage();
+
+  it('applies every migration once; a second run applies nothing', async () => {
+    await expect(s().migrate()).resolves.toEqual({
+      applied: MIGRATIONS.map((m) => m.version),
+      current: LATEST_VERSION,
+    });
+    await expect(s().migrate()).resolves.toEqual({ applied: [], current: LATEST_VERSION });
+  });
+
+  it('creates the columns exactly as defined', async () => {
+    for (const table of TABLES) {
+      const columns = await s().query<{ name: string; type: string }>(
+        'SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position',
+        { t: table.name },
+      );
+      expect(columns).toEqual(table.columns.map(({ name, type }) => ({ name, type })));
+    }
+  });
+
+  it('sets the retention TTL and changes it only when the setting changes', async () => {
+    const ttl = async () => {
+      const [row] = await s().query<{ engine_full: string }>(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'resets'",
+      );
+      return /TTL (.*?)(?= SETTINGS|$)/.exec(row?.engine_full ?? '')?.[1];
+    };
+    // MODIFY TTL is a mutation; counting them shows whether an ALTER ran.
+    const mutations = async () =>
+      Number(
+        (
+          await s().query<{ n: string }>(
+            'SELECT count() AS n FROM system.mutations WHERE database = currentDatabase()',
+          )
+        )[0]?.n,
+      );
+    expect(await ttl()).toBe('toDateTime(ts) + toIntervalDay(14)');
+    await ctx.open(30);
+    await expect(s().migrate()).resolves.toEqual({ applied: [], current: LATEST_VERSION });
+    expect(await ttl()).toBe('toDateTime(ts) + toIntervalDay(30)');
+    const before = await mutations();
+    await ctx.open(30);
+    await s().migrate();
+    expect(await mutations()).toBe(before);
+    await ctx.open(14);
+    await s().migrate();
+    expect(await ttl()).toBe('toDateTime(ts) + toIntervalDay(14)');
+  });
+
+  it('drops rows older than the retention', async () => {
+    const old = new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10);
+    const batch = (ts: string) => ({
+      ts,
+      host: 'node-old',
+      batch_id: 'old/boot/1/1',
+      batch_index: 0,
+    });
+    await s().insert('resets', [
+      batch(`${old}T00:00:00Z`),
+      { ...batch(`${DAY}T00:00:00Z`), batch_index: 1 },
+    ]);
+    await s().command('OPTIMIZE TABLE resets FINAL');
+    const rows = await s().query<{ batch_index: number }>(
+      "SELECT batch_index FROM resets WHERE batch_id = 'old/boot/1/1'",
+    );
+    expect(rows).toEqual([{ batch_index: 1 }]);
+  });
+
+  it('stores resets with exact types: v4-mapped addresses, nulls, 64-bit strings, 9-digit ts', async () => {
+    await s().insert('resets', [
+      { ...received, batch_id: 'node-a/boot/1/7', batch_index: 0 },
+      { ...sent, sock_cookie: 2n ** 64n - 2n, batch_id: 'node-a/boot/1/7', batch_index: 1 },
+    ]);
+    const rows = await s().query(
+      'SELECT * EXCEPT inserted_at, inserted_at > now64(3) - INTERVAL 1 HOUR AS fresh FROM resets WHERE batch_id = {b:String} ORDER BY batch_index',
+      { b: 'node-a/boot/1/7' },
+    );
+    const stored = (e: ResetEvent) => ({
+      ...e,
+      local_addr: e.family === 'ipv4' ? `::ffff:${e.local_addr}` : e.local_addr,
+      remote_addr: e.family === 'ipv4' ? `::ffff:${e.remote_addr}` : e.remote_addr,
+      bytes_acked: String(e.bytes_acked),
+      bytes_received: String(e.bytes_received),
+      batch_id: 'node-a/boot/1/7',
+      fresh: 1,
+    });
+    expect(rows).toEqual([
+      { ...stored(received), ts: `${DAY} 12:34:56.123456789`, batch_index: 0 },
+      {
+        ...stored(sent),
+        ts: `${DAY} 12:34:56.000000001`,
+        sock_cookie: '18446744073709551614',
+        batch_index: 1,
+      },
+    ]);
+  });
+
+  it('stores heartbeats, and a redelivered one collapses', async () => {
+    await s().insert('agents', [heartbeat]);
+    await s().insert('agents', [heartbeat]);
+    const rows = await s().query('SELECT * EXCEPT inserted_at FROM agents FINAL');
+    expect(rows).toEqual([
+      {
+        ...heartbeat,
+        ts: `${DAY} 12:35:00.000000000`,
+        run_id: '18446744073709551615',
+        addresses: ['::ffff:10.0.0.1', 'fd00::1'],
+        covered_from: `${DAY} 12:00:00.000000000`,
+      },
+    ]);
+  });
+
+  it('reports a failed statement as one line with the engine error name', async () => {
+    const err = await s()
+      .query('SELECT * FROM no_such_table')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).message).not.toContain('\n');
+    expect((err as StorageError).message).toMatch(/no_such_table.*\(UNKNOWN_TABLE\)$/);
+    await expect(s().insert('resets', [{ nonsense: 1 }])).rejects.toThrow(
+      /^insert of 1 rows into resets failed: .*nonsense/,
+    );
+  });
+
+  it('generates cluster and single-node DDL the engine parses', async () => {
+    const statements = [
+      ...clusterDdl('rstscope_cluster', 'rstscope'),
+      ...clusterRetentionDdl('rstscope_cluster', 'rstscope', 7),
+      ...TABLES.map((t) => singleNodeTableDdl(t, 14)),
+    ];
+    for (const statement of statements) {
+      const ast = (await s().query<{ explain: string }>(`EXPLAIN AST ${statement}`)).map(
+        (r) => r.explain,
+      );
+      const columns = ast.filter((line) => line.trim().startsWith('ColumnDeclaration')).length;
+      const table = TABLES.find((t) => new RegExp(`\\b${t.name}(_local)?\\b`).test(statement));
+      if (/^CREATE TABLE/.test(statement) && !/ENGINE = Distributed/.test(statement)) {
+        expect(columns).toBe(table?.columns.length);
+      }
+    }
+  });
+
+  // A read-only query of the user's: refused before it runs, bounded when it does.
+  const refuse = (sql: string, reason: RegExp) =>
+    it(`refuses ${sql}`, async () => {
+      const err = await s()
+        .readOnlyQuery({ sql, params: {}, maxRows: 10, timeoutMs: 5_000 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(QueryRefusedError);
+      expect((err as Error).message).toMatch(reason);
+      expect((err as Error).message).not.toContain('\n');
+    });
+  refuse("INSERT INTO resets (host) VALUES ('x')", /only SELECT queries are allowed, not INSERT/);
+  refuse('CREATE TABLE x (a UInt8) ENGINE = Memory', /not CREATE/);
+  refuse('DROP TABLE resets', /not DROP/);
+  refuse('ALTER TABLE resets DELETE WHERE 1', /not ALTER/);
+  refuse('SET readonly = 0', /only SELECT/);
+  refuse('SELECT 1; DROP TABLE agents', /exactly one statement/);
+  refuse('SELECT * FROM (SELECT 1 SETTINGS readonly = 0)', /SETTINGS clauses are not allowed/);
+  refuse('SELECT count() FROM resets SETTINGS max_execution_time = 100', /SETTINGS/);
+  refuse("SELECT * FROM file('/etc/hostname', 'LineAsString')", /table function file\(\)/);
+  refuse("SELECT file('/etc/hostname')", /function file\(\) is not allowed/);
+  refuse("SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')", /table function url\(\)/);
+  refuse("SELECT 1 IN (SELECT * FROM remote('127.0.0.1', system.one))", /table function remote/);
+  refuse('SELECT 1 FORMAT JSON', /FORMAT and INTO OUTFILE/);
+  refuse("SELECT 1 INTO OUTFILE '/tmp/rstscope-outfile'", /FORMAT and INTO OUTFILE/);
+  refuse('SELEC 1', /does not parse: .*\(SYNTAX_ERROR\)/);
+
+  it('left the tables standing after the refusals', async () => {
+    const [row] = await s().query<{ n: string }>(
+      "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name IN ('resets', 'agents')",
+    );
+    expect(row?.n).toBe('2');
+  });
+
+  it('answers a SELECT with names, types and JSON rows, and truncates at maxRows', async () => {
+    const result = await s().readOnlyQuery({
+      sql: 'SELECT number, toString(number) AS text FROM numbers(100) -- a comment\n;',
+      params: {},
+      maxRows: 10,
+      timeoutMs: 5_000,
+    });
+    expect(result.columns).toEqual([
+      { name: 'number', type: 'UInt64' },
+      { name: 'text', type: 'String' },
+    ]);
+    expect(result.rows).toHaveLength(10);
+    expect(result.rows[9]).toBe('{"number":"9","text":"9"}');
+    expect(result.truncated).toBe(true);
+    const all = await s().readOnlyQuery({
+      sql: 'SELECT number FROM numbers(10)',
+      params: {},
+      maxRows: 10,
+      timeoutMs: 5_000,
+    });
+    expect(all).toMatchObject({ truncated: false });
+    expect(all.rows).toHaveLength(10);
+  });
+
+  it('binds parameters by type', async () => {
+    const result = await s().readOnlyQuery({
+      sql: 'SELECT count() AS n, any(remote_addr) AS addr FROM resets WHERE host = {host:String} AND remote_addr = {addr:IPv6}',
+      params: { host: 'node-a', addr: '10.0.0.2' },
+      maxRows: 10,
+      timeoutMs: 5_000,
+    });
+    expect(result.rows).toEqual(['{"n":"1","addr":"::ffff:10.0.0.2"}']);
+    expect(result.rowsRead).toBeGreaterThan(0);
+  });
+
+  it('stops a runaway query at its time limit', async () => {
+    const started = Date.now();
+    const err = await s()
+      .readOnlyQuery({
+        sql: 'SELECT count() FROM numbers(1000000000000) WHERE sipHash64(number) = 0',
+        params: {},
+        maxRows: 10,
+        timeoutMs: 300,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueryTimeoutError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+}
