@@ -2,9 +2,11 @@
 // loader that validates flags and environment.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DURABLE } from '../proto/nats-topology.js';
+import { DEFAULT_DURABLE, MAX_MESSAGE_BYTES } from '../proto/nats-topology.js';
 import { CollectorConfigError } from './errors.js';
 import { DEFAULT_INGEST_LIMITS } from './ingest/ingester.js';
+import type { IngestLimits } from './ingest/ingester.js';
+import { DEFAULT_ACK_WAIT_MS } from './nats-intake.js';
 import { DEFAULT_QUERY_ADDRESS } from './query/query-limits.js';
 import type { StorageOptions } from './storage/storage.js';
 
@@ -24,7 +26,11 @@ export interface CollectorConfig {
   /** ClickHouse: a server when url is set (env CLICKHOUSE_URL), else chDB under dataDir. */
   storage: StorageOptions;
   /** Insert when this many rows wait (default 50000) or the oldest waited maxDelayMs (1000). */
-  ingest: { maxRows: number; maxDelayMs: number };
+  ingest: IngestLimits;
+  /** Larger messages are dead-lettered (default 1 MiB, NATS's own max_payload). */
+  maxMessageBytes: number;
+  /** Unacked messages go to another collector after this long (default 30 s; set when the consumer is created). */
+  ackWaitMs: number;
 }
 
 export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--listen HOST:PORT]
@@ -33,6 +39,7 @@ export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--
                           [--clickhouse-cert FILE --clickhouse-key FILE]
                           [--retention-days N] [--durable NAME]
                           [--max-insert-rows N] [--max-insert-delay-ms N]
+                          [--max-message-bytes N] [--ack-wait-ms N]
 
 Stores every reset the agents publish on NATS JetStream in ClickHouse, and serves
 read-only queries over gRPC.
@@ -45,7 +52,10 @@ read-only queries over gRPC.
   --retention-days N  rows older than N days are dropped (default ${DEFAULT_RETENTION_DAYS})
   --durable NAME      the JetStream consumer shared by all collectors (default ${DEFAULT_DURABLE})
   --max-insert-rows N / --max-insert-delay-ms N
-                      insert at N rows or after N ms (default ${DEFAULT_INGEST_LIMITS.maxRows} / ${DEFAULT_INGEST_LIMITS.maxDelayMs})`;
+                      insert at N rows or after N ms (default ${DEFAULT_INGEST_LIMITS.maxRows} / ${DEFAULT_INGEST_LIMITS.maxDelayMs})
+  --max-message-bytes N  larger messages are dead-lettered (default ${MAX_MESSAGE_BYTES})
+  --ack-wait-ms N     redeliver what a dead collector pulled after N ms (default ${DEFAULT_ACK_WAIT_MS};
+                      applies when the consumer is created)`;
 
 export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
   let values;
@@ -69,6 +79,8 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
           type: 'string',
           default: String(DEFAULT_INGEST_LIMITS.maxDelayMs),
         },
+        'max-message-bytes': { type: 'string', default: String(MAX_MESSAGE_BYTES) },
+        'ack-wait-ms': { type: 'string', default: String(DEFAULT_ACK_WAIT_MS) },
       },
       strict: true,
       allowPositionals: false,
@@ -93,6 +105,7 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
       `--durable ${values.durable}: expected letters, digits, _ and -`,
     );
   }
+  const ackWaitMs = positiveInt('--ack-wait-ms', values['ack-wait-ms'], 3_600_000);
   const tls =
     values['clickhouse-ca'] || values['clickhouse-cert']
       ? {
@@ -117,7 +130,10 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
     ingest: {
       maxRows: positiveInt('--max-insert-rows', values['max-insert-rows'], 1_000_000),
       maxDelayMs: positiveInt('--max-insert-delay-ms', values['max-insert-delay-ms'], 60_000),
+      workingEveryMs: Math.max(100, Math.floor(ackWaitMs / 3)),
     },
+    maxMessageBytes: positiveInt('--max-message-bytes', values['max-message-bytes'], 64 << 20),
+    ackWaitMs,
   };
 }
 

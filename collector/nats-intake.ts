@@ -20,13 +20,15 @@ import type { DeadLetterSink, InboundMessage, Ingester } from './ingest/ingester
 const NS_PER_MS = 1_000_000;
 /** Unacked messages per consumer, over all collectors: the back-pressure valve. */
 export const MAX_ACK_PENDING = 1_000;
-const ACK_WAIT_MS = 30_000;
+/** How long a pulled message may stay unacked before JetStream gives it to another collector. */
+export const DEFAULT_ACK_WAIT_MS = 30_000;
 /** Messages each collector pulls ahead of its inserts. */
 const PULL_AHEAD = 256;
 
 export interface IntakeOptions {
   servers: string[];
   durable: string;
+  ackWaitMs: number;
   streamLimits: StreamLimits;
   log: Logger;
 }
@@ -66,7 +68,7 @@ export class NatsIntake implements DeadLetterSink {
         durable_name: durable,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        ack_wait: ACK_WAIT_MS * NS_PER_MS,
+        ack_wait: this.options.ackWaitMs * NS_PER_MS,
         max_ack_pending: MAX_ACK_PENDING,
         // Never give up on a message: while ClickHouse is down JetStream keeps it.
         max_deliver: -1,

@@ -22,12 +22,13 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
     const intake = new NatsIntake({
       servers: config.nats,
       durable: config.durable,
+      ackWaitMs: config.ackWaitMs,
       streamLimits: DEFAULT_STREAM_LIMITS,
       log,
     });
     cleanups.unshift(() => intake.close());
     await intake.open();
-    const ingester = new Ingester(storage, intake, config.ingest, log);
+    const ingester = new Ingester(storage, intake, config.ingest, config.maxMessageBytes, log);
     const server = await startQueryServer({ listen: config.listen, storage, log });
     cleanups.unshift(() => server.shutdown());
     await intake.start(ingester);

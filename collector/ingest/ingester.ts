@@ -32,9 +32,16 @@ export interface IngestLimits {
   maxRows: number;
   /** ... or when the oldest pending row has waited this long. */
   maxDelayMs: number;
+  /** During a long insert, tell JetStream we still work on the messages this often. */
+  workingEveryMs: number;
 }
 
-export const DEFAULT_INGEST_LIMITS: IngestLimits = { maxRows: 50_000, maxDelayMs: 1_000 };
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  maxRows: 50_000,
+  maxDelayMs: 1_000,
+  // A third of the default ack wait (30 s), so a slow insert is never redelivered.
+  workingEveryMs: 10_000,
+};
 
 interface Pending {
   message: InboundMessage;
@@ -52,8 +59,6 @@ export interface IngestCounters {
 }
 
 const RETRY_DELAY_MS = 2_000;
-// JetStream's ack_wait is 30 s; tell it we are still on the message well before.
-const WORKING_EVERY_MS = 10_000;
 
 export class Ingester {
   private pending: Pending[] = [];
@@ -75,6 +80,7 @@ export class Ingester {
     private readonly storage: Storage,
     private readonly deadLetters: DeadLetterSink,
     private readonly limits: IngestLimits,
+    private readonly maxMessageBytes: number,
     private readonly log: Logger,
   ) {
     this.timer = setInterval(() => this.flushIfDue(), Math.min(100, limits.maxDelayMs / 4));
@@ -83,7 +89,7 @@ export class Ingester {
   /** Takes one message; resolves when the ingester can take the next (back-pressure). */
   async add(message: InboundMessage): Promise<void> {
     this.counters.messages += 1;
-    const validated = validateMessage(message.subject, message.data);
+    const validated = validateMessage(message.subject, message.data, this.maxMessageBytes);
     if (validated.kind === 'refused') {
       await this.refuse(message, validated.refusal, validated.detail);
       return;
@@ -127,7 +133,7 @@ export class Ingester {
   private async insert(batch: Pending[]): Promise<void> {
     const keepAlive = setInterval(
       () => batch.forEach((p) => p.message.working()),
-      WORKING_EVERY_MS,
+      this.limits.workingEveryMs,
     );
     try {
       await this.insertRows(batch);

@@ -28,9 +28,13 @@ function refuse(refusal: RefusalKind, detail: string): Validated {
   return { kind: 'refused', refusal, detail };
 }
 
-export function validateMessage(subject: string, data: Uint8Array): Validated {
-  if (data.length > MAX_MESSAGE_BYTES) {
-    return refuse('oversize', `${data.length} bytes, the limit is ${MAX_MESSAGE_BYTES}`);
+export function validateMessage(
+  subject: string,
+  data: Uint8Array,
+  maxBytes = MAX_MESSAGE_BYTES,
+): Validated {
+  if (data.length > maxBytes) {
+    return refuse('oversize', `${data.length} bytes, the limit is ${maxBytes}`);
   }
   const subjectHost = hostOfSubject(subject);
   if (subjectHost === undefined) return refuse('unknown_subject', subject);
