@@ -1,7 +1,12 @@
 // Storage on a ClickHouse server through @clickhouse/client (production, Helm).
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import {
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseSettings,
+} from '@clickhouse/client';
 import { quoteIdentifier } from './ddl.js';
 import { QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
 import { migrate } from './migrations.js';
@@ -54,13 +59,14 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
   static async open(options: ClickHouseServerStorageOptions): Promise<ClickHouseServerStorage> {
     const database = quoteIdentifier(options.database);
     const base = {
-      url: options.url,
-      username: options.user,
-      password: options.password,
+      ...credentials(options),
       tls: await readTls(options.tls),
       clickhouse_settings: CLIENT_SETTINGS,
       // bigint values (exact 64-bit) go out as decimal strings.
       json: { parse: JSON.parse, stringify: toJson },
+      // Every failure reaches the caller as a StorageError, which the collector logs
+      // with its own logger; the client's console logging would say it twice.
+      log: { level: ClickHouseLogLevel.OFF },
     };
     // A request naming a database that does not exist fails, CREATE DATABASE included.
     const bootstrap = createClient(base);
@@ -214,6 +220,28 @@ function isUnreachable(err: unknown): boolean {
     if (e instanceof Error && /^Timeout error/.test(e.message)) return true;
   }
   return false;
+}
+
+/**
+ * URL and credentials for the client. Credentials written in the URL win, as the
+ * client would have it; taking them out here keeps it from warning on stderr.
+ */
+function credentials(options: ClickHouseServerStorageOptions): {
+  url: string;
+  username: string;
+  password: string;
+} {
+  let parsed: URL;
+  try {
+    parsed = new URL(options.url);
+  } catch {
+    throw new StorageError(`ClickHouse URL ${options.url}: expected http[s]://host:port`);
+  }
+  const username = parsed.username ? decodeURIComponent(parsed.username) : options.user;
+  const password = parsed.password ? decodeURIComponent(parsed.password) : options.password;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString(), username, password };
 }
 
 /** The URL without its password, for messages and logs. */

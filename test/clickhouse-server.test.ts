@@ -1,0 +1,130 @@
+// The storage layer on a ClickHouse server through @clickhouse/client: the
+// server at CLICKHOUSE_URL (user and password from CLICKHOUSE_USER and
+// CLICKHOUSE_PASSWORD), else one started with testcontainers when a Docker
+// engine answers. Neither: the suite says so in its name and is skipped.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageError } from '../collector/storage/errors.js';
+import { DEFAULT_RETENTION_DAYS, openStorage } from '../collector/storage/open-storage.js';
+import type { Storage, StorageOptions } from '../collector/storage/storage.js';
+import { storageBehaviour } from './storage-behaviour.js';
+
+// The server image testcontainers starts; any recent release takes the schema.
+const IMAGE = 'clickhouse/clickhouse-server:25.8';
+
+function dockerAnswers(): boolean {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const givenUrl = process.env.CLICKHOUSE_URL;
+const docker = !givenUrl && dockerAnswers();
+const skipped = !givenUrl && !docker ? ' (skipped: no CLICKHOUSE_URL and no Docker engine)' : '';
+// vitest's default reporter lists a skipped suite only as a count: say why here too.
+if (skipped) console.warn(`ClickHouse server storage${skipped}`);
+
+describe.skipIf(skipped !== '')(`ClickHouse server storage${skipped}`, () => {
+  // A database of its own per run, dropped at the end: the server may be shared.
+  const database = `rstscope_test_${randomBytes(4).toString('hex')}`;
+  let server: Pick<StorageOptions, 'user' | 'password'> & { url: string };
+  let stop = async (): Promise<void> => {};
+  let storage: Storage | undefined;
+
+  const open = async (retentionDays: number) => {
+    await storage?.close();
+    storage = undefined;
+    storage = await openStorage({ ...server, database, dataDir: '', retentionDays });
+    return storage;
+  };
+
+  beforeAll(async () => {
+    if (givenUrl) {
+      server = {
+        url: givenUrl,
+        user: process.env.CLICKHOUSE_USER ?? 'default',
+        password: process.env.CLICKHOUSE_PASSWORD ?? '',
+      };
+    } else {
+      const { ClickHouseContainer } = await import('@testcontainers/clickhouse');
+      const container = await new ClickHouseContainer(IMAGE).start();
+      stop = async () => void (await container.stop());
+      server = {
+        url: container.getHttpUrl(),
+        user: container.getUsername(),
+        password: container.getPassword(),
+      };
+    }
+    await open(DEFAULT_RETENTION_DAYS);
+  }, 300_000);
+
+  afterAll(async () => {
+    try {
+      await storage?.command(`DROP DATABASE IF EXISTS ${database}`);
+      await storage?.close();
+    } finally {
+      await stop();
+    }
+  }, 120_000);
+
+  it('says where the data lives', () => {
+    expect(storage).toMatchObject({ backend: 'clickhouse' });
+    expect(storage?.location).not.toMatch(/:[^/@]*@/);
+  });
+
+  storageBehaviour({
+    open,
+    storage: () => {
+      if (!storage) throw new Error('storage not open');
+      return storage;
+    },
+  });
+});
+
+describe('ClickHouse server storage that cannot connect', () => {
+  const options = (url: string, tls?: StorageOptions['tls']): StorageOptions => ({
+    url,
+    tls,
+    user: 'default',
+    password: 'secret-password',
+    database: 'rstscope',
+    dataDir: '',
+    retentionDays: 14,
+  });
+
+  /** A local port nothing listens on. */
+  const closedPort = async (): Promise<number> => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  };
+
+  it('names the URL and the fix in one line, without the password', async () => {
+    const port = await closedPort();
+    const err = await openStorage(
+      options(`http://default:secret-password@127.0.0.1:${port}`),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    const message = (err as Error).message;
+    expect(message).toMatch(
+      new RegExp(
+        `^cannot reach ClickHouse at http://default:\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): check the URL`,
+      ),
+    );
+    expect(message).not.toContain('\n');
+    expect(message).not.toContain('secret-password');
+  });
+
+  it('names a TLS file it cannot read', async () => {
+    await expect(
+      openStorage(options('https://127.0.0.1:8443', { caFile: '/nonexistent/ca.pem' })),
+    ).rejects.toThrow(/^cannot read the TLS CA file \/nonexistent\/ca\.pem: ENOENT/);
+  });
+});
