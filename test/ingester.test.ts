@@ -1,0 +1,133 @@
+// The ingester's promises on a real embedded ClickHouse: ack only after the insert,
+// a redelivered batch whose first insert succeeded (its ack was lost) adds no rows,
+// and a failed insert naks instead of acking. The messages here are plain objects
+// with the three calls JetStream messages have; the pipeline suites use real ones.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Ingester } from '../collector/ingest/ingester.js';
+import type { DeadLetterSink, InboundMessage } from '../collector/ingest/ingester.js';
+import { openStorage } from '../collector/storage/open-storage.js';
+import type { Storage } from '../collector/storage/storage.js';
+import { resetBatchCodec } from '../proto/index.js';
+import type { WireResetEvent } from '../proto/index.js';
+import { resetsSubject } from '../proto/nats-topology.js';
+
+let dir: string;
+let storage: Storage;
+const log = pino({ level: 'silent' });
+const noDeadLetters: DeadLetterSink = {
+  put: () => Promise.reject(new Error('nothing should be refused here')),
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rstscope-ingester-'));
+  storage = await openStorage({
+    user: 'default',
+    password: '',
+    database: 'rstscope',
+    dataDir: dir,
+    retentionDays: 14,
+  });
+  await storage.migrate();
+});
+
+afterAll(async () => {
+  await storage?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// One fixed time: a redelivery carries the very bytes of the first delivery.
+const TS_NS = `${BigInt(Date.now()) * 1_000_000n + 123n}`;
+
+const event = (port: number): WireResetEvent =>
+  ({
+    ts_unix_ns: TS_NS,
+    direction: 'sent',
+    reason: 'NO_SOCKET',
+    accepted: true,
+    state: 'CLOSE',
+    prev_state: 'CLOSE',
+    family: 'ipv4',
+    local_addr: '10.2.0.2',
+    local_port: port,
+    remote_addr: '10.1.0.2',
+    remote_port: 40000,
+    pid_source: 'none',
+  }) as WireResetEvent;
+
+function message(seq: number, ports: number[], redelivered: boolean) {
+  const acks: string[] = [];
+  const m: InboundMessage = {
+    streamSeq: seq,
+    subject: resetsSubject('ingest-host'),
+    data: resetBatchCodec.encode({
+      host: 'ingest-host',
+      boot_id: 'boot',
+      run_id: '7',
+      seq: String(seq),
+      events: ports.map(event),
+    }),
+    redelivered,
+    ack: () => acks.push('ack'),
+    nak: () => acks.push('nak'),
+    working: () => {},
+  };
+  return { m, acks };
+}
+
+const count = async () =>
+  Number(
+    (
+      await storage.query<{ n: string }>(
+        "SELECT count() AS n FROM resets WHERE host = 'ingest-host'",
+      )
+    )[0]!.n,
+  );
+
+describe('ingester', () => {
+  it('acks after the insert, and a redelivered batch adds no duplicate rows', async () => {
+    const ingester = new Ingester(
+      storage,
+      noDeadLetters,
+      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
+      1 << 20,
+      log,
+    );
+    const first = message(1, [1, 2, 3], false);
+    await ingester.add(first.m);
+    expect(first.acks).toEqual([]); // not before the insert
+    await ingester.flush();
+    expect(first.acks).toEqual(['ack']);
+    expect(await count()).toBe(3);
+
+    // The ack was lost: JetStream delivers the same batch again, now with a new one.
+    const again = message(1, [1, 2, 3], true);
+    const next = message(2, [4], false);
+    await ingester.add(again.m);
+    await ingester.add(next.m);
+    await ingester.close();
+    expect(again.acks).toEqual(['ack']);
+    expect(next.acks).toEqual(['ack']);
+    expect(await count()).toBe(4);
+    expect(ingester.counters.duplicateRows).toBe(3);
+  });
+
+  it('naks, never acks, when the store refuses the insert', async () => {
+    const failing: Storage = { ...storage, insert: () => Promise.reject(new Error('disk full')) };
+    const ingester = new Ingester(
+      failing,
+      noDeadLetters,
+      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
+      1 << 20,
+      log,
+    );
+    const one = message(3, [5], false);
+    await ingester.add(one.m);
+    await ingester.close();
+    expect(one.acks).toEqual(['nak']);
+    expect(await count()).toBe(4);
+  });
+});
