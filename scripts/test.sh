@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+node scripts/generate-proto.mjs --check
 npx eslint .
 npx prettier --check .
 npx tsc -p tsconfig.test.json
