@@ -9,6 +9,7 @@ import {
   status as GrpcStatus,
 } from '@grpc/grpc-js';
 import type { ChannelCredentials, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { DEFAULT_SQL_MAX_TIMEOUT_MS } from '../collector/query/query-limits.js';
 import { grpcServiceDefinition } from '../proto/index.js';
 import type {
   HealthCheckRequest,
@@ -61,8 +62,8 @@ export class QueryClient {
   sql(request: Partial<SqlRequest> & { sql: string }): Promise<SqlResponse> {
     const full: SqlRequest = { params: {}, max_rows: 0, timeout_ms: 0, ...request };
     // With timeout_ms 0 the server's default applies, which the client does not
-    // know; the server's maximum (300 s) bounds it.
-    const deadlineMs = (full.timeout_ms || 300_000) + DEADLINE_MARGIN_MS;
+    // know; the default maximum bounds it.
+    const deadlineMs = (full.timeout_ms || DEFAULT_SQL_MAX_TIMEOUT_MS) + DEADLINE_MARGIN_MS;
     return this.unary<SqlRequest, SqlResponse>(this.sqlMethod, full, deadlineMs).catch(
       (err: unknown) => {
         throw this.explain(err, deadlineMs);
@@ -120,59 +121,40 @@ export class QueryClient {
   private explain(err: unknown, deadlineMs: number): QueryClientError {
     const e = err as ServiceError;
     const code = typeof e.code === 'number' ? e.code : GrpcStatus.UNKNOWN;
-    const detail = (e.details || e.message || String(err)).split('\n', 1)[0];
+    const detail = (e.details || e.message || String(err)).split('\n', 1)[0] ?? '';
+    const fail = (message: string) => new QueryClientError(message, code, { cause: err });
     // A server that answered UNAVAILABLE was reached (its storage was not);
     // only a channel that never became READY means the collector is not there.
     const connected =
       this.client.getChannel().getConnectivityState(false) === connectivityState.READY;
     if (!connected && (code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED)) {
-      return new QueryClientError(
-        `cannot reach the collector at ${this.address} (is \`rstscope collector\` or \`rstscope up\` running? use --server HOST:PORT)`,
-        code,
-        { cause: err },
+      return fail(
+        `cannot reach the collector at ${this.address} ` +
+          '(is `rstscope collector` or `rstscope up` running? use --server HOST:PORT)',
       );
     }
     switch (code) {
       case GrpcStatus.INVALID_ARGUMENT:
-        return new QueryClientError(
-          detail.startsWith('query refused') ? detail : `query refused: ${detail}`,
-          code,
-          { cause: err },
-        );
+        return fail(detail.startsWith('query refused') ? detail : `query refused: ${detail}`);
       case GrpcStatus.DEADLINE_EXCEEDED:
         // The server's own timeout names the limit it applied; otherwise our
         // deadline fired because no answer came at all.
-        return new QueryClientError(
+        return fail(
           detail.startsWith('query timed out')
             ? `${detail} (narrow the query, or raise --timeout up to the server's maximum)`
             : `query timed out after ${formatMs(deadlineMs)}: the collector at ${this.address} did not answer`,
-          code,
-          { cause: err },
         );
       case GrpcStatus.RESOURCE_EXHAUSTED:
-        return new QueryClientError(`query too large: ${detail}`, code, { cause: err });
+        return fail(`query too large: ${detail}`);
       case GrpcStatus.UNAVAILABLE:
-        return new QueryClientError(
-          `the collector at ${this.address} is unavailable: ${detail}`,
-          code,
-          {
-            cause: err,
-          },
-        );
+        return fail(`the collector at ${this.address} is unavailable: ${detail}`);
       case GrpcStatus.UNIMPLEMENTED:
-        return new QueryClientError(
-          `the server at ${this.address} does not serve this call (is it an rstscope collector of this version?)`,
-          code,
-          { cause: err },
+        return fail(
+          `the server at ${this.address} does not serve this call ` +
+            '(is it an rstscope collector of this version?)',
         );
       default:
-        return new QueryClientError(
-          `the collector failed (${GrpcStatus[code] ?? code}): ${detail}`,
-          code,
-          {
-            cause: err,
-          },
-        );
+        return fail(`the collector failed (${GrpcStatus[code] ?? code}): ${detail}`);
     }
   }
 }

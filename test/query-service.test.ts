@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryClient, QueryClientError } from '../cli/query-client.js';
 import { runSqlCommand } from '../cli/sql-command.js';
-import { startQueryServer } from '../collector/query/index.js';
+import { queryFailure, startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
 import {
   DEFAULT_DATABASE,
@@ -18,23 +18,24 @@ import {
   DEFAULT_USER,
   openStorage,
 } from '../collector/storage/open-storage.js';
+import { QueryRefusedError, QueryTimeoutError, StorageError } from '../collector/storage/errors.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { HealthCheckResponse } from '../proto/index.js';
 
 // Yesterday, inside the retention, so no TTL merge removes the rows mid-test.
 const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-const ROWS = [
-  { host: 'web-1', direction: 'sent', reason: 'NO_SOCKET', remote_port: 443, bytes_acked: 0 },
-  { host: 'web-2', direction: 'received', reason: 'UNKNOWN', remote_port: 8080, bytes_acked: 517 },
-  {
-    host: 'db-1',
-    direction: 'sent',
-    reason: 'TCP_ABORT_ON_DATA',
-    remote_port: 5432,
-    bytes_acked: 1,
-  },
-].map((row, i) => ({
-  ...row,
+const ROWS = (
+  [
+    ['web-1', 'sent', 'NO_SOCKET', 443, 0],
+    ['web-2', 'received', 'UNKNOWN', 8080, 517],
+    ['db-1', 'sent', 'TCP_ABORT_ON_DATA', 5432, 1],
+  ] as const
+).map(([host, direction, reason, remote_port, bytes_acked], i) => ({
+  host,
+  direction,
+  reason,
+  remote_port,
+  bytes_acked,
   ts: `${DAY}T12:00:0${i}.000000001Z`,
   family: 'ipv4',
   local_addr: '10.0.0.1',
@@ -43,7 +44,7 @@ const ROWS = [
   batch_id: 'query-test/boot/1/1',
   batch_index: i,
 }));
-// Above the server's row maximum below, to see the clamp.
+// The server's row maximum: small, so a request above it shows the clamp.
 const MAX_ROWS = 50;
 
 interface Captured {
@@ -112,10 +113,16 @@ describe('query service', () => {
 
   afterAll(async () => {
     // Each step runs even when an earlier one failed, so nothing is left behind.
-    client?.close();
-    await server?.shutdown();
-    await storage?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    try {
+      client?.close();
+      await server?.shutdown();
+    } finally {
+      try {
+        await storage?.close();
+      } finally {
+        if (dir) await rm(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   it('listens on the port it was given, resolved', () => {
@@ -333,5 +340,38 @@ describe('query service', () => {
           '(is `rstscope collector` or `rstscope up` running? use --server HOST:PORT)\n',
       );
     });
+  });
+});
+
+// Failures a chDB run cannot produce on demand (a ClickHouse server gone, memory
+// limits) still need the right status: the mapping is a pure function.
+describe('query failure status', () => {
+  const engine = (type: string) => new StorageError(`engine says no (${type})`, { type });
+  const timeout = new Error('Code: 159. DB::Exception: Timeout exceeded. (TIMEOUT_EXCEEDED)');
+  const syntax = new Error('Code: 62. DB::Exception: Bad. (SYNTAX_ERROR) (version 25.8)\nstack');
+  const gone = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+  it.each([
+    [new QueryRefusedError('query refused: no'), 'INVALID_ARGUMENT', 'query refused: no'],
+    [engine('UNKNOWN_TABLE'), 'INVALID_ARGUMENT', 'engine says no (UNKNOWN_TABLE)'],
+    [syntax, 'INVALID_ARGUMENT', 'Bad (SYNTAX_ERROR)'],
+    [new QueryTimeoutError('stopped'), 'DEADLINE_EXCEEDED', 'query timed out after 1500ms'],
+    [
+      new StorageError('x', { cause: timeout }),
+      'DEADLINE_EXCEEDED',
+      'query timed out after 1500ms',
+    ],
+    [
+      engine('MEMORY_LIMIT_EXCEEDED'),
+      'RESOURCE_EXHAUSTED',
+      'engine says no (MEMORY_LIMIT_EXCEEDED)',
+    ],
+    [
+      new StorageError('no server', { cause: gone }),
+      'UNAVAILABLE',
+      'storage unreachable: no server',
+    ],
+    [new TypeError('oops\n    at f (a.ts:1:1)'), 'INTERNAL', 'oops'],
+  ] as const)('%s → %s', (err, code, details) => {
+    expect(queryFailure(err, 1500)).toEqual({ code: GrpcStatus[code], details });
   });
 });

@@ -2,7 +2,7 @@
 // one-line detail. The caller sees the reason (bad SQL, too slow, storage gone),
 // never a stack trace; the log keeps the full error.
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { QueryRefusedError, QueryTimeoutError } from '../storage/errors.js';
+import { engineErrorLine, QueryRefusedError, QueryTimeoutError } from '../storage/errors.js';
 
 export interface QueryFailure {
   code: GrpcStatus;
@@ -79,7 +79,7 @@ const MAX_DETAIL_CHARS = 500;
 
 export function queryFailure(err: unknown, timeoutMs: number): QueryFailure {
   const chain = causeChain(err);
-  const names = chain.map(clickHouseErrorName);
+  const names = chain.map((e) => engineErrorLine(e).type);
   const named = names.findIndex((found) => found !== undefined);
   const name = names[named];
   // The ClickHouse error itself says best what is wrong with the query.
@@ -101,7 +101,7 @@ export function queryFailure(err: unknown, timeoutMs: number): QueryFailure {
   if (chain.some(isNetworkError)) {
     return {
       code: GrpcStatus.UNAVAILABLE,
-      details: `storage unreachable: ${oneLine(chain[chain.length - 1])}`,
+      details: `storage unreachable: ${oneLine(chain[0])}`,
     };
   }
   return { code: GrpcStatus.INTERNAL, details: oneLine(chain[0]) };
@@ -118,33 +118,15 @@ function causeChain(err: unknown): unknown[] {
   return chain;
 }
 
-/** SYNTAX_ERROR from `{ type }` (@clickhouse/client) or "... (SYNTAX_ERROR)" (chDB). */
-function clickHouseErrorName(err: unknown): string | undefined {
-  const type = (err as { type?: unknown } | null)?.type;
-  if (typeof type === 'string' && /^[A-Z][A-Z0-9_]+$/.test(type)) return type;
-  const message = err instanceof Error ? err.message : '';
-  if (!/Code: \d+\./.test(message)) return undefined;
-  return /\(([A-Z][A-Z0-9_]+)\)(?: \(version [^)]*\))?\.?\s*$/m.exec(firstLine(message))?.[1];
-}
-
 function isNetworkError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && NETWORK_ERRNOS.has(code);
 }
 
-/** The message's first line, without ClickHouse's code prefix and version suffix. */
+/** The engine's message as one bounded line, its error name at the end. */
 function oneLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const line = firstLine(message)
-    .replace(/^Code: \d+\. DB::Exception: /, '')
-    .replace(/ \(version [^)]*\)\.?$/, '')
-    .trim();
-  const text = line || (err instanceof Error ? err.name : 'unknown error');
-  return text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS - 1)}…` : text;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? '';
+  const { line } = engineErrorLine(err);
+  return line.length > MAX_DETAIL_CHARS ? `${line.slice(0, MAX_DETAIL_CHARS - 1)}…` : line;
 }
 
 function formatMs(ms: number): string {

@@ -65,6 +65,7 @@ export async function startQueryServer(options: QueryServerOptions): Promise<Que
       options.credentials ?? ServerCredentials.createInsecure(),
       (err, bound) => {
         if (err) {
+          server.forceShutdown();
           reject(
             new QueryServerStartError(`cannot listen on ${options.listen}: ${err.message}`, {
               cause: err,
