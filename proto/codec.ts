@@ -26,12 +26,27 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
+/** Whether a message (or one nested in it) has an enum field, given by name in our objects. */
+function hasEnums(type: protobuf.Type, seen = new Set<protobuf.Type>()): boolean {
+  if (seen.has(type)) return false;
+  seen.add(type);
+  return type.fieldsArray.some((field) => {
+    field.resolve();
+    if (field.resolvedType instanceof protobuf.Enum) return true;
+    return field.resolvedType instanceof protobuf.Type && hasEnums(field.resolvedType, seen);
+  });
+}
+
 export function codecFor<T>(typeName: string): Codec<T> {
   const type = root.lookupType(typeName);
+  // encode() writes an enum given by name as 0; fromObject() maps names to numbers.
+  // It costs a copy, so only types with enums pay it (not the hot ResetEvent path).
+  const viaFromObject = hasEnums(type);
   return {
     typeName,
     encode(message) {
-      return type.encode(message as object).finish();
+      const value = viaFromObject ? type.fromObject(message as object) : (message as object);
+      return type.encode(value).finish();
     },
     decode(bytes) {
       let decoded: protobuf.Message;

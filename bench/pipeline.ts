@@ -1,0 +1,226 @@
+// The pipeline after capture: agent publishing → NATS JetStream → collector →
+// embedded ClickHouse, on this machine.
+//  1. Throughput: the agent's own publishing code (batches, outbox, JetStream
+//     publisher) fed with N synthetic resets as fast as it takes them; events/s
+//     until all N rows are queryable; the collector's inserts and rows per insert.
+//  2. Latency at 1k events/s from the real kernel: a SYN storm to a closed port in
+//     the lab, the agent publishing; per row, inserted_at − ts (the kernel event
+//     to queryable), p50 and p99.
+// Median of --runs runs.
+//
+//   node dist/bench/pipeline.js [--events 1000000] [--runs 3] [--seconds 30]
+import { readFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { AgentPublishing } from '../agent/publish/agent-publishing.js';
+import type { ResetEvent } from '../agent/reset-event.js';
+import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
+import { formatTimestamp } from '../proto/timestamps.js';
+import { AgentRunner } from '../test/lab/agent-runner.js';
+import { CollectorRunner } from '../test/lab/collector-runner.js';
+import { Lab } from '../test/lab/lab.js';
+import { NatsServer } from '../test/lab/nats-server.js';
+import { synStorm } from '../test/lab/scenarios.js';
+import { countRows, queryRows } from '../test/lab/stored-resets.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '30' },
+  },
+});
+const EVENTS = Number(values.events);
+const RUNS = Number(values.runs);
+const SECONDS = Number(values.seconds);
+const CLK_TCK = 100;
+const log = pino({ level: 'warn' }, pino.destination(2));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function syntheticEvent(i: number, nowNs: bigint): ResetEvent {
+  return {
+    ts: formatTimestamp(nowNs + BigInt(i)),
+    host: 'bench-host',
+    boot_id: 'bench-boot',
+    direction: i % 2 ? 'received' : 'sent',
+    reason: i % 2 ? 'UNKNOWN' : 'NO_SOCKET',
+    accepted: true,
+    drop_reason: null,
+    state: 'ESTABLISHED',
+    prev_state: 'ESTABLISHED',
+    family: 'ipv4',
+    local_addr: '10.2.0.2',
+    local_port: 8080,
+    remote_addr: `10.1.${(i >> 8) & 255}.${i & 255}`,
+    remote_port: 1024 + (i % 60000),
+    netns: 4026531833,
+    sock_cookie: String(1000 + i),
+    cgroup_id: '1',
+    pid: 1234,
+    tid: 1234,
+    comm: 'server',
+    pid_source: 'context',
+    bytes_acked: 1000,
+    bytes_received: 2000,
+    segs_in: 10,
+    segs_out: 12,
+    total_retrans: 0,
+    srtt_us: 250,
+    snd_una: 1001,
+    snd_nxt: 1001,
+    rcv_nxt: 2001,
+    isn_local: 1,
+    isn_remote: 1,
+    isn_exact: true,
+    unread_bytes: 0,
+    unsent_bytes: 0,
+    linger_on: false,
+    linger_s: 0,
+    last_sent_ms: 30000,
+    last_recv_ms: 30000,
+    conn_age_ms: 60000,
+    trigger_flags: null,
+    trigger_seq: null,
+    trigger_ack: null,
+    rst_ttl: i % 2 ? 63 : null,
+    rst_ip_id: i % 2 ? 0 : null,
+    rst_seq: i % 2 ? 2001 : null,
+    rst_ack: i % 2 ? 1001 : null,
+    rst_window: i % 2 ? 0 : null,
+    peer_ttl: i % 2 ? 63 : null,
+  };
+}
+
+interface Throughput {
+  eventsPerS: number;
+  inserts: number;
+  rowsPerInsert: number;
+  collectorCpuS: number;
+}
+
+async function throughputRun(): Promise<Throughput> {
+  const nats = await NatsServer.start();
+  const collector = await CollectorRunner.start(nats.url, {
+    args: ['--max-insert-delay-ms', '1000'],
+  });
+  try {
+    const publishing = new AgentPublishing({
+      servers: [nats.url],
+      identity: {
+        host: 'bench-host',
+        bootId: 'bench-boot',
+        runId: String(Date.now()),
+        agentVersion: 'bench',
+        kernelRelease: release(),
+        startedAtNs: BigInt(Date.now()) * 1_000_000n,
+      },
+      coverage: { netns: [], all: true },
+      batch: { maxEvents: 1000, maxBytes: 256 * 1024, maxDelayMs: 200 },
+      outboxMaxBytes: 1024 * 1024 * 1024,
+      streamLimits: DEFAULT_STREAM_LIMITS,
+      log,
+    });
+    publishing.start();
+    const cpu0 = cpuSeconds(collector.child.pid!);
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    const started = Date.now();
+    for (let at = 0; at < EVENTS; at += 1000) {
+      const chunk = [];
+      for (let i = at; i < Math.min(EVENTS, at + 1000); i++) chunk.push(syntheticEvent(i, nowNs));
+      publishing.accept(chunk);
+      if (at % 20_000 === 0) await sleep(0); // let the publisher run, as the agent's loop does
+    }
+    let stored = 0;
+    while (stored < EVENTS) {
+      await sleep(200);
+      stored = await countRows(collector.queryAddress);
+      if (Date.now() - started > 600_000) throw new Error(`only ${stored} of ${EVENTS} rows`);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const cpu = cpuSeconds(collector.child.pid!) - cpu0;
+    await publishing.stop();
+    await collector.stop();
+    const counters = JSON.parse(
+      collector.stderr.split('\n').find((l) => l.includes('collector stopped'))!,
+    ) as { inserts: number; rows: number };
+    return {
+      eventsPerS: EVENTS / seconds,
+      inserts: counters.inserts,
+      rowsPerInsert: counters.rows / counters.inserts,
+      collectorCpuS: cpu,
+    };
+  } finally {
+    await collector.dispose();
+    await nats.stop();
+  }
+}
+
+async function latencyRun(lab: Lab): Promise<{ p50: number; p99: number; rows: number }> {
+  const nats = await NatsServer.start();
+  const collector = await CollectorRunner.start(nats.url, {
+    args: ['--max-insert-delay-ms', '1000'],
+  });
+  try {
+    const agent = await AgentRunner.start([
+      '--netns',
+      lab.server.ns,
+      '--nats',
+      nats.url,
+      '--host',
+      'latency-host',
+    ]);
+    synStorm(lab, 9, SECONDS * 1000, 1000);
+    const counters = await agent.stop();
+    const total = counters.entries.reduce((n, e) => n + e.count, 0);
+    while ((await countRows(collector.queryAddress)) < total) await sleep(200);
+    const [q] = await queryRows<{ p50: number; p99: number; n: string }>(
+      collector.queryAddress,
+      `SELECT quantile(0.5)(ms) AS p50, quantile(0.99)(ms) AS p99, count() AS n
+       FROM (SELECT dateDiff('millisecond', ts, inserted_at) AS ms FROM resets)`,
+    );
+    return { p50: q!.p50, p99: q!.p99, rows: Number(q!.n) };
+  } finally {
+    await collector.dispose();
+    await nats.stop();
+  }
+}
+
+const throughput: Throughput[] = [];
+for (let r = 0; r < RUNS; r++) throughput.push(await throughputRun());
+const lab = Lab.create();
+const latency = [];
+try {
+  for (let r = 0; r < RUNS; r++) latency.push(await latencyRun(lab));
+} finally {
+  lab.destroy();
+}
+
+console.log(
+  `pipeline benchmark — kernel ${release()}, ${cpus().length} cores, node ${process.version}, median of ${RUNS} runs`,
+);
+console.log(
+  `throughput: ${EVENTS} synthetic resets through the agent's publisher → NATS → collector → chDB`,
+);
+console.log(
+  `  events/s to queryable rows   ${median(throughput.map((t) => t.eventsPerS)).toFixed(0)}`,
+);
+console.log(`  inserts                      ${median(throughput.map((t) => t.inserts))}`);
+console.log(
+  `  rows per insert              ${median(throughput.map((t) => t.rowsPerInsert)).toFixed(0)}`,
+);
+console.log(
+  `  collector CPU seconds        ${median(throughput.map((t) => t.collectorCpuS)).toFixed(1)}`,
+);
+console.log(
+  `latency: real resets at 1k/s for ${SECONDS} s (lab SYN storm), kernel event → inserted row`,
+);
+console.log(`  rows                         ${median(latency.map((l) => l.rows))}`);
+console.log(`  p50 ms                       ${median(latency.map((l) => l.p50)).toFixed(0)}`);
+console.log(`  p99 ms                       ${median(latency.map((l) => l.p99)).toFixed(0)}`);
