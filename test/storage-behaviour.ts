@@ -313,7 +313,7 @@ export function storageBehaviour(ctx: BehaviourContext): void {
       maxRows: 10,
       timeoutMs: 5_000,
     });
-    expect(all).toMatchObject({ truncated: false });
+    expect(all).toMatchObject({ truncated: false, rowsRead: 10 });
     expect(all.rows).toHaveLength(10);
   });
 

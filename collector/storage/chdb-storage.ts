@@ -6,7 +6,7 @@ import { quoteIdentifier } from './ddl.js';
 import { QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
 import { migrate } from './migrations.js';
 import { readOnlyQuery } from './read-only-query.js';
-import { jsonEachRow, type QuerySettings, type SqlRunner, type TextResult } from './sql-runner.js';
+import { jsonEachRow, type QuerySettings, type SqlRunner } from './sql-runner.js';
 import type {
   ReadOnlyQueryRequest,
   ReadOnlyQueryResult,
@@ -120,13 +120,13 @@ export class ChdbStorage implements Storage, SqlRunner {
     params: Record<string, unknown>,
     // Settings are already in the SQL's SETTINGS clause: chDB has no per-query settings argument.
     options: { format: string; settings: QuerySettings; timeoutMs: number },
-  ): Promise<TextResult> {
+  ): Promise<string> {
     try {
       const result = await this.session.queryBindAsync(sql, params, {
         format: options.format,
         timeout: options.timeoutMs,
       });
-      return { text: result.text(), rowsRead: result.rowsRead };
+      return result.text();
     } catch (err) {
       throw storageError(err);
     }

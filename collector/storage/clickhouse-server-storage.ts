@@ -11,7 +11,7 @@ import { quoteIdentifier } from './ddl.js';
 import { QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
 import { migrate } from './migrations.js';
 import { readOnlyQuery } from './read-only-query.js';
-import { toJson, type QuerySettings, type SqlRunner, type TextResult } from './sql-runner.js';
+import { toJson, type QuerySettings, type SqlRunner } from './sql-runner.js';
 import type {
   ReadOnlyQueryRequest,
   ReadOnlyQueryResult,
@@ -121,7 +121,7 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
     sql: string,
     params: Record<string, unknown>,
     options: { format: string; settings: QuerySettings; timeoutMs: number },
-  ): Promise<TextResult> {
+  ): Promise<string> {
     const abort = AbortSignal.timeout(options.timeoutMs);
     try {
       // exec, not query: query() appends a FORMAT clause, which in `EXPLAIN AST <sql>`
@@ -133,12 +133,12 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
         clickhouse_settings: {
           ...(options.settings as ClickHouseSettings),
           default_format: options.format as ClickHouseSettings['default_format'],
-          // The summary header (rows read) is complete only once the query ended.
+          // Buffer the (bounded) result on the server, so an error after the first
+          // rows arrives as an HTTP error, not appended to a 200 response.
           wait_end_of_query: 1,
         },
       });
-      const text = await readAll(result.stream);
-      return { text, rowsRead: Number(result.summary?.read_rows ?? 0) };
+      return await readAll(result.stream);
     } catch (err) {
       if (abort.aborted) {
         throw new QueryTimeoutError(`ClickHouse did not answer in ${options.timeoutMs} ms`, {

@@ -33,18 +33,15 @@ interface Placement {
 }
 
 function createTable(table: TableDefinition, placement: Placement): string {
-  const lines = table.columns.map((c) => {
+  const columns = table.columns.map((c) => {
     const def = c.default === undefined ? '' : ` DEFAULT ${c.default}`;
     return `    ${quoteIdentifier(c.name)} ${c.type}${def} COMMENT ${quoteString(c.comment)} CODEC(${c.codec})`;
   });
-  for (const i of table.indexes) {
-    lines.push(`    INDEX ${i.name} ${i.expression} TYPE ${i.type} GRANULARITY ${i.granularity}`);
-  }
   const settings = Object.entries(table.settings).map(([k, v]) => `${k} = ${v}`);
   return [
     `CREATE TABLE IF NOT EXISTS ${placement.target}${placement.onCluster}`,
     '(',
-    lines.join(',\n'),
+    columns.join(',\n'),
     ')',
     `ENGINE = ${placement.engine}`,
     `PARTITION BY ${table.partitionBy}`,

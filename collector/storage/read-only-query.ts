@@ -17,7 +17,16 @@ export const DEFAULT_QUERY_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
 /** How long past its own limit a query may take before the client gives up on the engine. */
 const CLIENT_GRACE_MS = 2_000;
 
-const FORMAT = 'JSONCompactEachRowWithNamesAndTypes';
+// One document with names and types (meta), rows as arrays, and the engine's own
+// statistics: rows_read there counts rows scanned, on both backends alike (chDB's
+// ChdbResult.rowsRead counts the rows of the result instead).
+const FORMAT = 'JSONCompact';
+
+interface JsonCompact {
+  meta: { name: string; type: string }[];
+  data: unknown[][];
+  statistics?: { rows_read?: number | string };
+}
 
 /** The per-query settings of a user's query; readonly last so nothing after it changes a limit. */
 export function readOnlySettings(request: ReadOnlyQueryRequest): QuerySettings {
@@ -51,7 +60,7 @@ export async function readOnlyQuery(
     `SETTINGS ${Object.entries(settings)
       .map(([name, value]) => `${name} = ${typeof value === 'string' ? `'${value}'` : value}`)
       .join(', ')}`;
-  const result = await runner
+  const text = await runner
     .queryText(wrapped, request.params, {
       format: FORMAT,
       settings,
@@ -61,18 +70,16 @@ export async function readOnlyQuery(
       throw asQueryError(err, request.timeoutMs);
     });
 
-  const lines = result.text.split('\n').filter((line) => line !== '');
-  const names = JSON.parse(lines[0] ?? '[]') as string[];
-  const types = JSON.parse(lines[1] ?? '[]') as string[];
-  const rows = lines.slice(2, 2 + request.maxRows).map((line) => {
-    const values = JSON.parse(line) as unknown[];
-    return JSON.stringify(Object.fromEntries(names.map((name, i) => [name, values[i]])));
-  });
+  const answer = JSON.parse(text) as JsonCompact;
+  const names = answer.meta.map((c) => c.name);
+  const rows = answer.data
+    .slice(0, request.maxRows)
+    .map((values) => JSON.stringify(Object.fromEntries(names.map((name, i) => [name, values[i]]))));
   return {
-    columns: names.map((name, i) => ({ name, type: types[i] ?? '' })),
+    columns: answer.meta.map(({ name, type }) => ({ name, type })),
     rows,
-    truncated: lines.length - 2 > request.maxRows,
-    rowsRead: result.rowsRead,
+    truncated: answer.data.length > request.maxRows,
+    rowsRead: Number(answer.statistics?.rows_read ?? 0),
     elapsedMs: Math.round(performance.now() - started),
   };
 }
@@ -111,12 +118,11 @@ async function explainAst(
 ): Promise<string> {
   try {
     // EXPLAIN needs the parameters bound: an unbound {name:Type} fails here.
-    const result = await runner.queryText(`EXPLAIN AST ${sql}`, params, {
+    return await runner.queryText(`EXPLAIN AST ${sql}`, params, {
       format: 'TSV',
       settings: {},
       timeoutMs: 10_000,
     });
-    return result.text;
   } catch (err) {
     const { line, type } = engineErrorLine(err);
     throw new QueryRefusedError(`query refused: ${line}`, { cause: err, type });

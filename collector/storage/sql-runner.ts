@@ -4,12 +4,6 @@
 /** Settings sent with one query; both backends also accept them in a SETTINGS clause. */
 export type QuerySettings = Record<string, string | number>;
 
-export interface TextResult {
-  text: string;
-  /** Rows the engine read to answer (from its progress counters). */
-  rowsRead: number;
-}
-
 export interface SqlRunner {
   /** A statement without result (DDL, ALTER, INSERT ... SELECT); values bound as parameters. */
   command(sql: string, params?: Record<string, unknown>): Promise<void>;
@@ -23,7 +17,7 @@ export interface SqlRunner {
     sql: string,
     params: Record<string, unknown>,
     options: { format: string; settings: QuerySettings; timeoutMs: number },
-  ): Promise<TextResult>;
+  ): Promise<string>;
 }
 
 /** JSONEachRow text for rows. */

@@ -10,13 +10,6 @@ export interface Column {
   default?: string;
 }
 
-export interface SkipIndex {
-  name: string;
-  expression: string;
-  type: string;
-  granularity: number;
-}
-
 export interface TableDefinition {
   name: 'resets' | 'agents';
   comment: string;
@@ -25,7 +18,6 @@ export interface TableDefinition {
   engine: 'MergeTree' | 'ReplacingMergeTree';
   partitionBy: string;
   orderBy: readonly string[];
-  indexes: readonly SkipIndex[];
   /** A DateTime expression the retention TTL counts from. */
   ttlFrom: string;
   /** Spreads rows over shards in the cluster layout. */
@@ -35,15 +27,19 @@ export interface TableDefinition {
 
 const TIME = "DateTime64(9, 'UTC')";
 const LC = 'LowCardinality(String)';
-// Integers that cluster in a narrow range (ports, pids, counters, byte counts):
+// Codecs were compared on 2M synthetic resets in this sort order (docs/storage.md).
+// Integers that use few of their bits (pids, cookies, byte counts, milliseconds):
 // T64 drops the unused high bits, ZSTD the repetition that is left.
 const SMALL_INT = 'T64, ZSTD(1)';
-// Sequence numbers and ISNs are random 32-bit values: nothing to transpose.
-const RANDOM_INT = 'ZSTD(1)';
-// Nanosecond timestamps in sort order grow in small steps: store the steps.
-const TIMESTAMP = 'Delta, ZSTD(1)';
-// Counters are cumulative per agent run and rows sort by run then time, so
-// consecutive values differ by little.
+// Sequence numbers and ISNs are random 32-bit values: nothing to transpose. Ports
+// are sort-key columns, in runs already: T64 made them larger.
+const PLAIN = 'ZSTD(1)';
+// A reset's ts is in random order within its host-hour (rows sort by flow there),
+// so deltas are as wide as the values; what they share is the high bits of the hour.
+const EVENT_TIME = 'T64, ZSTD(1)';
+// Heartbeats sort by run then time and come every interval_s: regular steps.
+const STEADY_TIME = 'DoubleDelta, ZSTD(1)';
+// Insert times and per-run counters only grow, in small steps.
 const GROWING = 'Delta, ZSTD(1)';
 const TEXT = 'ZSTD(1)';
 
@@ -55,7 +51,7 @@ export const RESETS: TableDefinition = {
   name: 'resets',
   comment: 'One row per TCP reset the kernel sent or received',
   columns: [
-    col('ts', TIME, TIMESTAMP, 'Wall-clock time of the reset, nanoseconds, UTC'),
+    col('ts', TIME, EVENT_TIME, 'Wall-clock time of the reset, nanoseconds, UTC'),
     col('host', LC, TEXT, 'Node name of the host whose kernel saw the reset'),
     col('boot_id', LC, TEXT, 'Kernel boot id of that host (/proc/sys/kernel/random/boot_id)'),
     col('direction', LC, TEXT, 'sent or received'),
@@ -71,9 +67,9 @@ export const RESETS: TableDefinition = {
     col('prev_state', LC, TEXT, 'TCP state before that'),
     col('family', LC, TEXT, 'ipv4 or ipv6'),
     col('local_addr', 'IPv6', TEXT, 'Local address; IPv4 stored v4-mapped (::ffff:a.b.c.d)'),
-    col('local_port', 'UInt16', SMALL_INT, 'Local port'),
+    col('local_port', 'UInt16', PLAIN, 'Local port'),
     col('remote_addr', 'IPv6', TEXT, 'Remote address; IPv4 stored v4-mapped'),
-    col('remote_port', 'UInt16', SMALL_INT, 'Remote port'),
+    col('remote_port', 'UInt16', PLAIN, 'Remote port'),
     col('netns', 'UInt32', SMALL_INT, 'Network namespace inode'),
     col('sock_cookie', 'UInt64', SMALL_INT, 'Kernel socket cookie, unique per boot'),
     col('cgroup_id', 'UInt64', SMALL_INT, 'cgroup v2 id of the process'),
@@ -87,11 +83,11 @@ export const RESETS: TableDefinition = {
     col('segs_out', 'UInt32', SMALL_INT, 'Segments sent'),
     col('total_retrans', 'UInt32', SMALL_INT, 'Retransmitted segments'),
     col('srtt_us', 'UInt32', SMALL_INT, 'Smoothed round-trip time, microseconds'),
-    col('snd_una', 'UInt32', RANDOM_INT, 'First unacknowledged sequence number'),
-    col('snd_nxt', 'UInt32', RANDOM_INT, 'Next sequence number to send'),
-    col('rcv_nxt', 'UInt32', RANDOM_INT, 'Next sequence number expected'),
-    col('isn_local', 'UInt32', RANDOM_INT, 'Initial sequence number, local side'),
-    col('isn_remote', 'UInt32', RANDOM_INT, 'Initial sequence number, remote side'),
+    col('snd_una', 'UInt32', PLAIN, 'First unacknowledged sequence number'),
+    col('snd_nxt', 'UInt32', PLAIN, 'Next sequence number to send'),
+    col('rcv_nxt', 'UInt32', PLAIN, 'Next sequence number expected'),
+    col('isn_local', 'UInt32', PLAIN, 'Initial sequence number, local side'),
+    col('isn_remote', 'UInt32', PLAIN, 'Initial sequence number, remote side'),
     col('isn_exact', 'Bool', TEXT, 'ISNs recorded at the handshake (true) or derived'),
     col('unread_bytes', 'UInt32', SMALL_INT, 'Received bytes the application had not read'),
     col('unsent_bytes', 'UInt32', SMALL_INT, 'Bytes queued but not yet sent'),
@@ -111,45 +107,30 @@ export const RESETS: TableDefinition = {
       TEXT,
       'Sent: flags of the segment that triggered it',
     ),
-    col('trigger_seq', 'Nullable(UInt32)', RANDOM_INT, 'Sent: sequence number of that segment'),
-    col(
-      'trigger_ack',
-      'Nullable(UInt32)',
-      RANDOM_INT,
-      'Sent: acknowledgment number of that segment',
-    ),
+    col('trigger_seq', 'Nullable(UInt32)', PLAIN, 'Sent: sequence number of that segment'),
+    col('trigger_ack', 'Nullable(UInt32)', PLAIN, 'Sent: acknowledgment number of that segment'),
     col('rst_ttl', 'Nullable(UInt8)', TEXT, 'Received: IP TTL / hop limit of the RST'),
     col('rst_ip_id', 'Nullable(UInt16)', TEXT, 'Received: IPv4 ID of the RST'),
-    col('rst_seq', 'Nullable(UInt32)', RANDOM_INT, 'Received: sequence number of the RST'),
-    col('rst_ack', 'Nullable(UInt32)', RANDOM_INT, 'Received: acknowledgment number of the RST'),
+    col('rst_seq', 'Nullable(UInt32)', PLAIN, 'Received: sequence number of the RST'),
+    col('rst_ack', 'Nullable(UInt32)', PLAIN, 'Received: acknowledgment number of the RST'),
     col('rst_window', 'Nullable(UInt16)', TEXT, 'Received: window of the RST'),
     col('peer_ttl', 'Nullable(UInt8)', TEXT, "TTL of the peer's last ordinary segment"),
     col('batch_id', 'String', TEXT, 'Nats-Msg-Id of the batch: host/boot_id/run_id/seq'),
     col('batch_index', 'UInt32', SMALL_INT, 'Position in the batch; with batch_id the identity'),
     {
-      ...col('inserted_at', "DateTime64(3, 'UTC')", TIMESTAMP, 'When the collector stored the row'),
+      ...col('inserted_at', "DateTime64(3, 'UTC')", GROWING, 'When the collector stored the row'),
       default: 'now64(3)',
     },
   ],
   engine: 'MergeTree',
   partitionBy: 'toDate(ts)',
-  // Host and hour first: "what happened on this node between t1 and t2" reads
-  // one contiguous range. Within an hour, rows are grouped by flow, so "this
-  // flow" (remote end + local port, with or without a time) reads a granule per hour.
+  // Host and hour first: "this node between t1 and t2" is one contiguous range.
+  // Within a host-hour, rows group by flow. The peer's row of a flow has our
+  // local end as its remote end, so a flow from either side filters on
+  // remote_addr, remote_port, local_port, and ClickHouse finds those inside each
+  // host-hour even when the host is not given (1 granule of 10M rows, measured;
+  // bloom filters on the addresses made that 72 times more). docs/storage.md.
   orderBy: ['host', 'toStartOfHour(ts)', 'remote_addr', 'remote_port', 'local_port', 'ts'],
-  indexes: [
-    // The same flow seen from the peer: its local address is our remote one.
-    { name: 'local_addr_bf', expression: 'local_addr', type: 'bloom_filter(0.01)', granularity: 4 },
-    // A flow looked up without knowing the host.
-    {
-      name: 'remote_addr_bf',
-      expression: 'remote_addr',
-      type: 'bloom_filter(0.01)',
-      granularity: 4,
-    },
-    // The collector asks whether a redelivered batch is already stored.
-    { name: 'batch_id_bf', expression: 'batch_id', type: 'bloom_filter(0.001)', granularity: 4 },
-  ],
   ttlFrom: 'toDateTime(ts)',
   shardingKey: 'cityHash64(host)',
   // Daily partitions expire whole: dropping a part is free, rewriting it is not.
@@ -160,7 +141,7 @@ export const AGENTS: TableDefinition = {
   name: 'agents',
   comment: 'One row per agent heartbeat: what it covers and what it counted',
   columns: [
-    col('ts', TIME, TIMESTAMP, 'End of the span this heartbeat covers'),
+    col('ts', TIME, STEADY_TIME, 'End of the span this heartbeat covers'),
     col('host', LC, TEXT, 'Node name'),
     col('boot_id', LC, TEXT, 'Kernel boot id'),
     col('run_id', 'UInt64', SMALL_INT, 'Identifies one run of the agent within a boot'),
@@ -178,10 +159,10 @@ export const AGENTS: TableDefinition = {
     col('batches_published', 'UInt64', GROWING, 'Batches published'),
     col('batches_dropped', 'UInt64', GROWING, 'Batches dropped'),
     col('decoded', 'UInt64', GROWING, 'Events decoded from the ring buffer'),
-    col('covered_from', TIME, TIMESTAMP, 'Start of the covered span (agent start)'),
+    col('covered_from', TIME, GROWING, 'Start of the covered span (agent start)'),
     col('interval_s', 'UInt32', SMALL_INT, 'Seconds until the next heartbeat'),
     {
-      ...col('inserted_at', "DateTime64(3, 'UTC')", TIMESTAMP, 'When the collector stored the row'),
+      ...col('inserted_at', "DateTime64(3, 'UTC')", GROWING, 'When the collector stored the row'),
       default: 'now64(3)',
     },
   ],
@@ -190,7 +171,6 @@ export const AGENTS: TableDefinition = {
   engine: 'ReplacingMergeTree',
   partitionBy: 'toDate(ts)',
   orderBy: ['host', 'boot_id', 'run_id', 'ts'],
-  indexes: [],
   ttlFrom: 'toDateTime(ts)',
   // The same host always lands on the same shard, so duplicates meet and collapse.
   shardingKey: 'cityHash64(host)',
