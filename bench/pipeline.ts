@@ -176,7 +176,7 @@ async function latencyRun(lab: Lab): Promise<{ p50: number; p99: number; rows: n
       '--host',
       'latency-host',
     ]);
-    synStorm(lab, 9, SECONDS * 1000, 1000);
+    await synStorm(lab, 9, SECONDS * 1000, 1000);
     const counters = await agent.stop();
     const total = counters.entries.reduce((n, e) => n + e.count, 0);
     while ((await countRows(collector.queryAddress)) < total) await sleep(200);

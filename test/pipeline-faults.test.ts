@@ -77,7 +77,7 @@ describe('pipeline faults', () => {
     const a = await startCollector();
     const b = await startCollector();
     const agent = await startAgent();
-    synStorm(lab, 9, 3000, 1000);
+    await synStorm(lab, 9, 3000, 1000);
     const counters = await agent.stop();
     const total = kernelTotal(counters);
     expect(total).toBe(3000);
@@ -106,11 +106,11 @@ describe('pipeline faults', () => {
     // The first collector holds what it pulls (no insert for a minute): all in flight.
     const first = await startCollector([...args, '--max-insert-delay-ms', '60000']);
     const agent = await startAgent();
-    synStorm(lab, 9, 2000, 500);
+    await synStorm(lab, 9, 2000, 500);
     await sleep(1000);
     expect(await countRows(first.queryAddress)).toBe(0);
     await first.kill();
-    synStorm(lab, 9, 2000, 500);
+    await synStorm(lab, 9, 2000, 500);
     const counters = await agent.stop();
     const total = kernelTotal(counters);
     expect(total).toBe(4000);
@@ -127,13 +127,13 @@ describe('pipeline faults', () => {
     await freshNats();
     const collector = await startCollector();
     const agent = await startAgent();
-    synStorm(lab, 9, 500, 1000);
+    await synStorm(lab, 9, 500, 1000);
     await sleep(500);
     await nats.pause();
-    synStorm(lab, 9, 1500, 5000); // ~7.5 s of resets with NATS away
+    await synStorm(lab, 9, 1500, 5000); // ~7.5 s of resets with NATS away
     await sleep(2500);
     await nats.resume();
-    synStorm(lab, 9, 500, 1000);
+    await synStorm(lab, 9, 500, 1000);
     await sleep(2000);
     const counters = await agent.stop();
     const total = kernelTotal(counters);
@@ -150,7 +150,7 @@ describe('pipeline faults', () => {
     const agent = await startAgent(['--buffer-kb', '8']);
     await sleep(500);
     await nats.pause();
-    synStorm(lab, 9, 1000, 1000);
+    await synStorm(lab, 9, 1000, 1000);
     await sleep(500);
     await nats.resume();
     await sleep(3000); // reconnect and drain what the buffer kept

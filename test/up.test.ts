@@ -68,7 +68,7 @@ describe('rstscope up', () => {
       expect(out).toContain(join(dataDir, 'clickhouse'));
       expect(out).toContain(queryAddress);
 
-      synStorm(lab, 9, 20, 1000);
+      await synStorm(lab, 9, 20, 1000);
       let rows: { direction: string; reason: string; local_port: number }[] = [];
       const until = Date.now() + 20_000;
       while (rows.length < 20 && Date.now() < until) {

@@ -77,11 +77,29 @@ export async function provokeEveryKindOfReset(lab: Lab, basePort: number): Promi
   }
 }
 
-/** A closed-port SYN storm from the client: one reset per SYN, `count` of them. */
-export function synStorm(lab: Lab, port: number, count: number, intervalUs: number): void {
-  lab.exec(lab.client, [
-    'sh',
+/**
+ * A closed-port SYN storm from the client: one reset per SYN, `count` of them.
+ * Asynchronous on purpose: while it runs, this process keeps reading the agent's and
+ * collector's output; a blocked reader would pause the agent (back-pressure).
+ */
+export async function synStorm(
+  lab: Lab,
+  port: number,
+  count: number,
+  intervalUs: number,
+): Promise<void> {
+  // hping3 exits with 1 when nothing answers its last probe; the count is what matters.
+  const child = lab.spawn(lab.client, [
+    'hping3',
+    '-q',
+    '-S',
+    '-p',
+    String(port),
     '-c',
-    `hping3 -q -S -p ${port} -c ${count} -i u${intervalUs} ${lab.server.ipv4}; true`,
+    String(count),
+    '-i',
+    `u${intervalUs}`,
+    lab.server.ipv4,
   ]);
+  await new Promise((resolve) => child.once('exit', resolve));
 }
