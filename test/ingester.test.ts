@@ -115,6 +115,24 @@ describe('ingester', () => {
     expect(ingester.counters.duplicateRows).toBe(3);
   });
 
+  it('a second delivery that arrives while the first is still in hand is stored once, both acked', async () => {
+    const ingester = new Ingester(
+      storage,
+      noDeadLetters,
+      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
+      1 << 20,
+      log,
+    );
+    const first = message(5, [6, 7], false);
+    const copy = message(5, [6, 7], true);
+    await ingester.add(first.m);
+    await ingester.add(copy.m);
+    await ingester.close();
+    expect(first.acks).toEqual(['ack']);
+    expect(copy.acks).toEqual(['ack']);
+    expect(await count()).toBe(6);
+  });
+
   it('naks, never acks, when the store refuses the insert', async () => {
     const failing: Storage = { ...storage, insert: () => Promise.reject(new Error('disk full')) };
     const ingester = new Ingester(
@@ -128,6 +146,6 @@ describe('ingester', () => {
     await ingester.add(one.m);
     await ingester.close();
     expect(one.acks).toEqual(['nak']);
-    expect(await count()).toBe(4);
+    expect(await count()).toBe(6);
   });
 });

@@ -45,6 +45,8 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
 
 interface Pending {
   message: InboundMessage;
+  /** Later deliveries of the same message that arrived while it was still in hand. */
+  copies: InboundMessage[];
   resets: Row[];
   agents: Row[];
 }
@@ -65,7 +67,10 @@ export class Ingester {
   private pendingRows = 0;
   private oldestAt = 0;
   private flushing: Promise<void> | undefined;
+  /** Every message pulled and not yet acked or naked, by stream sequence. */
+  private readonly inHand = new Map<number, Pending>();
   private readonly timer: NodeJS.Timeout;
+  private readonly keepAlive: NodeJS.Timeout;
   private readonly loggedKinds = new Set<string>();
   readonly counters: IngestCounters = {
     messages: 0,
@@ -84,22 +89,38 @@ export class Ingester {
     private readonly log: Logger,
   ) {
     this.timer = setInterval(() => this.flushIfDue(), Math.min(100, limits.maxDelayMs / 4));
+    // Whatever waits here, pending or being inserted, must not reach its ack wait:
+    // JetStream would deliver it again, to us or another collector.
+    this.keepAlive = setInterval(
+      () => this.inHand.forEach((p) => p.message.working()),
+      limits.workingEveryMs,
+    );
   }
 
   /** Takes one message; resolves when the ingester can take the next (back-pressure). */
   async add(message: InboundMessage): Promise<void> {
     this.counters.messages += 1;
+    const original = this.inHand.get(message.streamSeq);
+    if (original) {
+      // Redelivered while the first delivery is still here (it waited past the ack
+      // wait): one insert, and both deliveries settle with its outcome.
+      original.copies.push(message);
+      return;
+    }
     const validated = validateMessage(message.subject, message.data, this.maxMessageBytes);
     if (validated.kind === 'refused') {
-      await this.refuse(message, validated.refusal, validated.detail);
+      const stored = await this.refuse(message, validated.refusal, validated.detail);
+      if (stored) message.ack();
+      else message.nak(RETRY_DELAY_MS);
       return;
     }
     const entry: Pending =
       validated.kind === 'resets'
-        ? { message, resets: resetRows(validated.batch), agents: [] }
-        : { message, resets: [], agents: [heartbeatRow(validated.heartbeat)] };
+        ? { message, copies: [], resets: resetRows(validated.batch), agents: [] }
+        : { message, copies: [], resets: [], agents: [heartbeatRow(validated.heartbeat)] };
     if (!this.pending.length) this.oldestAt = Date.now();
     this.pending.push(entry);
+    this.inHand.set(message.streamSeq, entry);
     this.pendingRows += entry.resets.length + entry.agents.length;
     if (this.pendingRows >= this.limits.maxRows) await this.flush();
   }
@@ -118,6 +139,7 @@ export class Ingester {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
+    clearInterval(this.keepAlive);
   }
 
   private flushIfDue(): void {
@@ -131,13 +153,9 @@ export class Ingester {
   }
 
   private async insert(batch: Pending[]): Promise<void> {
-    const keepAlive = setInterval(
-      () => batch.forEach((p) => p.message.working()),
-      this.limits.workingEveryMs,
-    );
     try {
       await this.insertRows(batch);
-      batch.forEach((p) => p.message.ack());
+      batch.forEach((p) => this.settle(p, 'ack'));
     } catch (error) {
       this.counters.insertFailures += 1;
       this.logOnce('insert', `insert into ClickHouse failed, will retry: ${firstLine(error)}`);
@@ -145,21 +163,28 @@ export class Ingester {
         // The store is up, so one message's rows may be at fault: find it alone.
         for (const one of batch) await this.insertAlone(one);
       } else {
-        batch.forEach((p) => p.message.nak(RETRY_DELAY_MS));
+        batch.forEach((p) => this.settle(p, 'nak'));
       }
-    } finally {
-      clearInterval(keepAlive);
     }
   }
 
   private async insertAlone(one: Pending): Promise<void> {
     try {
       await this.insertRows([one]);
-      one.message.ack();
+      this.settle(one, 'ack');
     } catch (error) {
-      if (await this.storageAnswers())
-        await this.refuse(one.message, 'insert_refused', firstLine(error));
-      else one.message.nak(RETRY_DELAY_MS);
+      if (!(await this.storageAnswers())) return this.settle(one, 'nak');
+      const stored = await this.refuse(one.message, 'insert_refused', firstLine(error));
+      this.settle(one, stored ? 'ack' : 'nak');
+    }
+  }
+
+  /** Acks (or naks for a later retry) a message and every copy of it in hand. */
+  private settle(p: Pending, outcome: 'ack' | 'nak'): void {
+    this.inHand.delete(p.message.streamSeq);
+    for (const m of [p.message, ...p.copies]) {
+      if (outcome === 'ack') m.ack();
+      else m.nak(RETRY_DELAY_MS);
     }
   }
 
@@ -193,20 +218,21 @@ export class Ingester {
     }
   }
 
+  /** Dead-letters a message; true once it is stored there (the caller acks it then). */
   private async refuse(
     message: InboundMessage,
     kind: RefusalKind | 'insert_refused',
     detail: string,
-  ) {
+  ): Promise<boolean> {
     this.counters.refused[kind] = (this.counters.refused[kind] ?? 0) + 1;
     this.logOnce(kind, `refused a message (${kind}: ${detail}); moved to the dead-letter stream`);
     try {
       await this.deadLetters.put(message, kind, detail);
-      message.ack();
+      return true;
     } catch (error) {
       // Not stored anywhere yet: keep it in the stream and try again later.
       this.logOnce('deadletter', `cannot dead-letter a message: ${firstLine(error)}`);
-      message.nak(RETRY_DELAY_MS);
+      return false;
     }
   }
 
