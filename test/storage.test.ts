@@ -1,5 +1,5 @@
 // The storage layer on embedded ClickHouse (chDB), in a fresh data directory.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
 } from '../collector/storage/open-storage.js';
 import { parseExplainAst, refusalReason } from '../collector/storage/query-guard.js';
 import type { Storage } from '../collector/storage/storage.js';
+import { TABLES } from '../collector/storage/tables.js';
 import { storageBehaviour } from './storage-behaviour.js';
 
 describe('chDB storage', () => {
@@ -131,5 +132,18 @@ describe('query guard', () => {
 
   it('refuses more than one statement', () => {
     expect(ast('SelectWithUnionQuery\nSelectWithUnionQuery')).toMatch(/exactly one statement/);
+  });
+});
+
+describe('docs/storage.md', () => {
+  it('documents every column with its type', async () => {
+    const docs = await readFile(new URL('../docs/storage.md', import.meta.url), 'utf8');
+    for (const table of TABLES) {
+      const section = docs.split(`## Table \`${table.name}\``)[1]?.split('\n## ')[0] ?? '';
+      for (const { name, type } of table.columns) {
+        const cell = (text: string) => `\\|\\s*\`${text.replace(/[()[\]]/g, '\\$&')}\`\\s*`;
+        expect(section, `${table.name}.${name}`).toMatch(new RegExp(cell(name) + cell(type)));
+      }
+    }
   });
 });

@@ -81,6 +81,20 @@ export class ChdbStorage implements Storage {
     }
   }
 
+  async insertTsv(table: TableName, columns: readonly string[], text: string): Promise<void> {
+    if (!text) return;
+    try {
+      await this.own.session.insert({
+        table: `${this.options.database}.${table}`,
+        values: Buffer.from(text),
+        format: 'TSV',
+        columns,
+      });
+    } catch (err) {
+      throw chdbError(err, `TSV insert into ${table} failed`);
+    }
+  }
+
   command(sql: string, params?: Record<string, unknown>): Promise<void> {
     return this.own.command(sql, params);
   }

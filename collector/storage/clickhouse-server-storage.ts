@@ -96,6 +96,20 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
     }
   }
 
+  async insertTsv(table: TableName, columns: readonly string[], text: string): Promise<void> {
+    if (!text) return;
+    try {
+      await this.client.insert({
+        table,
+        values: Readable.from([text]),
+        format: 'TabSeparated',
+        columns: columns as [string, ...string[]],
+      });
+    } catch (err) {
+      throw this.error(err, `TSV insert into ${table} failed`);
+    }
+  }
+
   async command(sql: string, params: Record<string, unknown> = {}): Promise<void> {
     try {
       await this.client.command({ query: sql, query_params: params });

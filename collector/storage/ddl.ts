@@ -37,6 +37,9 @@ function createTable(table: TableDefinition, placement: Placement): string {
     const def = c.default === undefined ? '' : ` DEFAULT ${c.default}`;
     return `    ${quoteIdentifier(c.name)} ${c.type}${def} COMMENT ${quoteString(c.comment)} CODEC(${c.codec})`;
   });
+  for (const i of table.indexes) {
+    columns.push(`    INDEX ${i.name} ${i.expression} TYPE ${i.type} GRANULARITY ${i.granularity}`);
+  }
   const settings = Object.entries(table.settings).map(([k, v]) => `${k} = ${v}`);
   return [
     `CREATE TABLE IF NOT EXISTS ${placement.target}${placement.onCluster}`,

@@ -45,6 +45,11 @@ export interface Storage {
   migrate(): Promise<{ applied: number[]; current: number }>;
   /** One INSERT of all rows (JSONEachRow). Throws StorageError on failure. */
   insert(table: TableName, rows: readonly Row[]): Promise<void>;
+  /**
+   * One INSERT of ready-made TabSeparated text (one row per line, these columns): the
+   * collector's hot path, which builds it straight from protobuf. Throws StorageError.
+   */
+  insertTsv(table: TableName, columns: readonly string[], text: string): Promise<void>;
   /** A trusted query of rstscope's own, every value bound as a parameter. */
   query<T = Row>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   /** A trusted statement without a result (DDL, ALTER, OPTIMIZE), values bound as parameters. */

@@ -10,6 +10,13 @@ export interface Column {
   default?: string;
 }
 
+export interface SkipIndex {
+  name: string;
+  expression: string;
+  type: string;
+  granularity: number;
+}
+
 export interface TableDefinition {
   name: 'resets' | 'agents';
   comment: string;
@@ -18,6 +25,7 @@ export interface TableDefinition {
   engine: 'MergeTree' | 'ReplacingMergeTree';
   partitionBy: string;
   orderBy: readonly string[];
+  indexes: readonly SkipIndex[];
   /** A DateTime expression the retention TTL counts from. */
   ttlFrom: string;
   /** Spreads rows over shards in the cluster layout. */
@@ -125,12 +133,22 @@ export const RESETS: TableDefinition = {
   engine: 'MergeTree',
   partitionBy: 'toDate(ts)',
   // Host and hour first: "this node between t1 and t2" is one contiguous range.
-  // Within a host-hour, rows group by flow. The peer's row of a flow has our
-  // local end as its remote end, so a flow from either side filters on
-  // remote_addr, remote_port, local_port, and ClickHouse finds those inside each
-  // host-hour even when the host is not given (1 granule of 10M rows, measured;
-  // bloom filters on the addresses made that 72 times more). docs/storage.md.
+  // Within a host-hour, rows group by flow; the peer's row of the same flow has
+  // our local end as its remote end, so either side filters on the same columns.
   orderBy: ['host', 'toStartOfHour(ts)', 'remote_addr', 'remote_port', 'local_port', 'ts'],
+  // Without its host (the peer's side, "who talked to this address") a flow
+  // lookup would scan its whole time range: a host-hour is usually smaller than
+  // one granule, so the key alone cannot skip. Per-granule bloom filters read
+  // 200 times fewer rows on 10M resets, for 4 % more disk (docs/storage.md).
+  indexes: [
+    { name: 'local_addr_bf', expression: 'local_addr', type: 'bloom_filter(0.01)', granularity: 1 },
+    {
+      name: 'remote_addr_bf',
+      expression: 'remote_addr',
+      type: 'bloom_filter(0.01)',
+      granularity: 1,
+    },
+  ],
   ttlFrom: 'toDateTime(ts)',
   shardingKey: 'cityHash64(host)',
   // Daily partitions expire whole: dropping a part is free, rewriting it is not.
@@ -171,6 +189,7 @@ export const AGENTS: TableDefinition = {
   engine: 'ReplacingMergeTree',
   partitionBy: 'toDate(ts)',
   orderBy: ['host', 'boot_id', 'run_id', 'ts'],
+  indexes: [],
   ttlFrom: 'toDateTime(ts)',
   // The same host always lands on the same shard, so duplicates meet and collapse.
   shardingKey: 'cityHash64(host)',
