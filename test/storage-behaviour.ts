@@ -215,6 +215,47 @@ export function storageBehaviour(ctx: BehaviourContext): void {
     ]);
   });
 
+  it('stores rows given as TabSeparated, the same as JSON', async () => {
+    const columns = [
+      'ts',
+      'host',
+      'local_addr',
+      'remote_addr',
+      'rst_ttl',
+      'sock_cookie',
+      'batch_id',
+      'batch_index',
+    ];
+    await s().insertTsv(
+      'resets',
+      columns,
+      `${DAY}T12:00:00.000000001Z\tnode-tsv\t10.0.0.1\tfd00::2\t\\N\t18446744073709551615\ttsv/b/1/1\t0\n` +
+        `${DAY}T12:00:00.000000002Z\tnode-tsv\t10.0.0.1\tfd00::2\t61\t1\ttsv/b/1/1\t1\n` +
+        // Seconds since the epoch, as the collector's TSV path writes ts.
+        `${Date.parse(`${DAY}T12:00:00Z`) / 1000}.000000003\tnode-tsv\t10.0.0.1\tfd00::2\t\\N\t2\ttsv/b/1/1\t2\n`,
+    );
+    const rows = await s().query(
+      `SELECT ${columns.join(', ')} FROM resets WHERE host = 'node-tsv' ORDER BY batch_index`,
+    );
+    expect(rows).toEqual([
+      {
+        ts: `${DAY} 12:00:00.000000001`,
+        host: 'node-tsv',
+        local_addr: '::ffff:10.0.0.1',
+        remote_addr: 'fd00::2',
+        rst_ttl: null,
+        sock_cookie: '18446744073709551615',
+        batch_id: 'tsv/b/1/1',
+        batch_index: 0,
+      },
+      expect.objectContaining({ ts: `${DAY} 12:00:00.000000002`, rst_ttl: 61, batch_index: 1 }),
+      expect.objectContaining({ ts: `${DAY} 12:00:00.000000003`, batch_index: 2 }),
+    ]);
+    await expect(s().insertTsv('resets', ['host', 'nonsense'], 'a\tb\n')).rejects.toThrow(
+      /^insert of 1 rows into resets failed: .*nonsense/,
+    );
+  });
+
   it('stores heartbeats, and a redelivered one collapses', async () => {
     await s().insert('agents', [heartbeat]);
     await s().insert('agents', [heartbeat]);

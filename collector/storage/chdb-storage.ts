@@ -7,7 +7,7 @@ import { quoteIdentifier } from './ddl.js';
 import { StorageError } from './errors.js';
 import { migrate } from './migrations.js';
 import { readOnlyQuery } from './read-only-query.js';
-import { jsonEachRow } from './sql-runner.js';
+import { countLines, jsonEachRow } from './sql-runner.js';
 import type {
   ReadOnlyQueryRequest,
   ReadOnlyQueryResult,
@@ -82,16 +82,17 @@ export class ChdbStorage implements Storage {
   }
 
   async insertTsv(table: TableName, columns: readonly string[], text: string): Promise<void> {
-    if (!text) return;
+    if (text === '') return;
     try {
       await this.own.session.insert({
         table: `${this.options.database}.${table}`,
         values: Buffer.from(text),
-        format: 'TSV',
+        format: 'TabSeparated',
         columns,
+        settings: INSERT_SETTINGS,
       });
     } catch (err) {
-      throw chdbError(err, `TSV insert into ${table} failed`);
+      throw chdbError(err, `insert of ${countLines(text)} rows into ${table} failed`);
     }
   }
 

@@ -1,6 +1,6 @@
 // Storage on a ClickHouse server through @clickhouse/client (production, Helm).
 import { readFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   ClickHouseLogLevel,
   createClient,
@@ -11,7 +11,7 @@ import { quoteIdentifier } from './ddl.js';
 import { QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
 import { migrate } from './migrations.js';
 import { readOnlyQuery } from './read-only-query.js';
-import { toJson, type QuerySettings, type SqlRunner } from './sql-runner.js';
+import { countLines, toJson, type QuerySettings, type SqlRunner } from './sql-runner.js';
 import type {
   ReadOnlyQueryRequest,
   ReadOnlyQueryResult,
@@ -97,16 +97,16 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
   }
 
   async insertTsv(table: TableName, columns: readonly string[], text: string): Promise<void> {
-    if (!text) return;
+    if (text === '' || columns.length === 0) return;
     try {
       await this.client.insert({
         table,
-        values: Readable.from([text]),
+        values: Readable.from([Buffer.from(text)], { objectMode: false }),
         format: 'TabSeparated',
         columns: columns as [string, ...string[]],
       });
     } catch (err) {
-      throw this.error(err, `TSV insert into ${table} failed`);
+      throw this.error(err, `insert of ${countLines(text)} rows into ${table} failed`);
     }
   }
 

@@ -35,3 +35,10 @@ export function toJson(value: unknown): string {
 function bigintAsString(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
+
+/** Rows in a line-per-row payload (TSV escapes newlines inside values). */
+export function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return text.endsWith('\n') || text === '' ? n : n + 1;
+}
