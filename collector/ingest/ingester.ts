@@ -4,7 +4,9 @@
 // with a delay, and JetStream delivers them again (the redelivery is de-duplicated).
 import type { Logger } from 'pino';
 import type { Storage, Row } from '../storage/storage.js';
-import { heartbeatRow, resetRows } from './event-rows.js';
+import { heartbeatRow } from './heartbeat-row.js';
+import { RESET_TSV_COLUMNS } from './reset-batch-tsv.js';
+import type { ResetBatchTsv } from './reset-batch-tsv.js';
 import { validateMessage } from './message-validator.js';
 import type { RefusalKind } from './message-validator.js';
 import { storedEventKeys } from './stored-events.js';
@@ -47,7 +49,7 @@ interface Pending {
   message: InboundMessage;
   /** Later deliveries of the same message that arrived while it was still in hand. */
   copies: InboundMessage[];
-  resets: Row[];
+  resets: ResetBatchTsv | undefined;
   agents: Row[];
 }
 
@@ -116,12 +118,12 @@ export class Ingester {
     }
     const entry: Pending =
       validated.kind === 'resets'
-        ? { message, copies: [], resets: resetRows(validated.batch), agents: [] }
-        : { message, copies: [], resets: [], agents: [heartbeatRow(validated.heartbeat)] };
+        ? { message, copies: [], resets: validated.batch, agents: [] }
+        : { message, copies: [], resets: undefined, agents: [heartbeatRow(validated.heartbeat)] };
     if (!this.pending.length) this.oldestAt = Date.now();
     this.pending.push(entry);
     this.inHand.set(message.streamSeq, entry);
-    this.pendingRows += entry.resets.length + entry.agents.length;
+    this.pendingRows += (entry.resets?.lines.length ?? 0) + entry.agents.length;
     if (this.pendingRows >= this.limits.maxRows) await this.flush();
   }
 
@@ -189,24 +191,30 @@ export class Ingester {
   }
 
   private async insertRows(batch: Pending[]): Promise<void> {
-    let resets = batch.flatMap((p) => p.resets);
+    const resets = batch.flatMap((p) => (p.resets ? [p.resets] : []));
     const agents = batch.flatMap((p) => p.agents);
-    const redelivered = batch.filter((p) => p.message.redelivered).flatMap((p) => p.resets);
-    if (redelivered.length) {
-      // A redelivered batch may have been inserted before its ack was lost.
-      const stored = await storedEventKeys(this.storage, redelivered);
-      if (stored.size) {
-        const before = resets.length;
-        resets = resets.filter(
-          (r) => !stored.has(`${r.batch_id as string}#${r.batch_index as number}`),
-        );
-        this.counters.duplicateRows += before - resets.length;
+    // A redelivered batch may have been inserted before its ack was lost.
+    const redelivered = batch.filter((p) => p.message.redelivered && p.resets);
+    const stored = redelivered.length
+      ? await storedEventKeys(
+          this.storage,
+          redelivered.map((p) => p.resets!),
+        )
+      : new Set<string>();
+    let text = '';
+    let rows = 0;
+    for (const b of resets) {
+      for (const [index, line] of b.lines.entries()) {
+        if (stored.has(`${b.batchId}#${index}`)) continue;
+        text += line;
+        rows += 1;
       }
     }
-    if (resets.length) await this.storage.insert('resets', resets);
+    this.counters.duplicateRows += stored.size;
+    if (rows) await this.storage.insertTsv('resets', RESET_TSV_COLUMNS, text);
     if (agents.length) await this.storage.insert('agents', agents);
     this.counters.inserts += 1;
-    this.counters.rows += resets.length + agents.length;
+    this.counters.rows += rows + agents.length;
   }
 
   private async storageAnswers(): Promise<boolean> {

@@ -2,14 +2,16 @@
 // something to refuse (with the kind of refusal, for counting and dead-lettering).
 // Pure: no I/O.
 import { isIP } from 'node:net';
-import { MessageDecodeError, heartbeatCodec, resetBatchCodec } from '../../proto/index.js';
-import type { AgentHeartbeat, ResetBatch, WireResetEvent } from '../../proto/index.js';
+import { MessageDecodeError, heartbeatCodec } from '../../proto/index.js';
+import type { AgentHeartbeat } from '../../proto/index.js';
 import {
   AGENTS_SUBJECT_PREFIX,
   MAX_MESSAGE_BYTES,
   RESETS_SUBJECT_PREFIX,
   hostOfSubject,
 } from '../../proto/nats-topology.js';
+import { readResetBatchTsv } from './reset-batch-tsv.js';
+import type { ResetBatchTsv } from './reset-batch-tsv.js';
 
 export type RefusalKind =
   | 'oversize'
@@ -20,7 +22,7 @@ export type RefusalKind =
   | 'unknown_subject';
 
 export type Validated =
-  | { kind: 'resets'; batch: ResetBatch }
+  | { kind: 'resets'; batch: ResetBatchTsv }
   | { kind: 'heartbeat'; heartbeat: AgentHeartbeat }
   | { kind: 'refused'; refusal: RefusalKind; detail: string };
 
@@ -42,47 +44,34 @@ export function validateMessage(
   if (!isResets && !subject.startsWith(`${AGENTS_SUBJECT_PREFIX}.`)) {
     return refuse('unknown_subject', subject);
   }
-  const codec = isResets ? resetBatchCodec : heartbeatCodec;
-  let message: ResetBatch | AgentHeartbeat;
+  if (isResets) {
+    const read = readResetBatchTsv(data);
+    if (!read.ok) return refuse(read.kind, read.problem);
+    // A batch may only speak for the host whose subject it was published on: with
+    // per-agent NATS permissions this stops one host from writing another's resets.
+    if (read.batch.host !== subjectHost) {
+      return refuse(
+        'host_mismatch',
+        `payload host ${read.batch.host} on subject of ${subjectHost}`,
+      );
+    }
+    return { kind: 'resets', batch: read.batch };
+  }
+  let heartbeat: AgentHeartbeat;
   try {
-    message = codec.decode(data);
+    heartbeat = heartbeatCodec.decode(data);
   } catch (error) {
     if (error instanceof MessageDecodeError) return refuse('undecodable', error.message);
     throw error;
   }
-  if (!message.host || !message.boot_id || message.run_id === '0') {
+  if (!heartbeat.host || !heartbeat.boot_id || heartbeat.run_id === '0') {
     return refuse('invalid_header', 'host, boot_id and run_id are required');
   }
-  // A batch may only speak for the host whose subject it was published on: with
-  // per-agent NATS permissions this stops one host from writing another's resets.
-  if (message.host !== subjectHost) {
-    return refuse('host_mismatch', `payload host ${message.host} on subject of ${subjectHost}`);
+  if (heartbeat.host !== subjectHost) {
+    return refuse('host_mismatch', `payload host ${heartbeat.host} on subject of ${subjectHost}`);
   }
-  if (!isResets) {
-    const heartbeat = message as AgentHeartbeat;
-    if (heartbeat.covered_to_unix_ns === '0') return refuse('invalid_header', 'no covered span');
-    const bad = heartbeat.addresses.find((a) => !isIP(a));
-    if (bad !== undefined) return refuse('invalid_event', `address ${bad} is not an IP address`);
-    return { kind: 'heartbeat', heartbeat };
-  }
-  const batch = message as ResetBatch;
-  if (batch.seq === '0') return refuse('invalid_header', 'seq must start at 1');
-  for (const [i, event] of batch.events.entries()) {
-    const problem = eventProblem(event);
-    if (problem) return refuse('invalid_event', `event ${i}: ${problem}`);
-  }
-  return { kind: 'resets', batch };
-}
-
-function eventProblem(e: WireResetEvent): string | undefined {
-  if (e.ts_unix_ns === '0') return 'no timestamp';
-  if (e.direction !== 'sent' && e.direction !== 'received') return `direction ${e.direction}`;
-  if (e.family !== 'ipv4' && e.family !== 'ipv6') return `family ${e.family}`;
-  if (!isIP(e.local_addr) || !isIP(e.remote_addr)) return 'address is not an IP address';
-  if (e.local_port > 0xffff || e.remote_port > 0xffff) return 'port above 65535';
-  const bytes = [e.rst_ttl, e.peer_ttl];
-  if (bytes.some((v) => v !== undefined && v > 0xff)) return 'TTL above 255';
-  const shorts = [e.rst_ip_id, e.rst_window];
-  if (shorts.some((v) => v !== undefined && v > 0xffff)) return 'IP ID or window above 65535';
-  return undefined;
+  if (heartbeat.covered_to_unix_ns === '0') return refuse('invalid_header', 'no covered span');
+  const bad = heartbeat.addresses.find((a) => !isIP(a));
+  if (bad !== undefined) return refuse('invalid_event', `address ${bad} is not an IP address`);
+  return { kind: 'heartbeat', heartbeat };
 }

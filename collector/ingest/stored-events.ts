@@ -1,18 +1,32 @@
-// Which of these rows are stored already? Asked only for redelivered batches, and
-// narrowed by host and time so ClickHouse reads a few granules, not the table.
-import type { Row, Storage } from '../storage/storage.js';
+// Which events of these batches are stored already? Asked only for redelivered
+// batches, and narrowed by host and time so ClickHouse reads a few granules.
+import type { Storage } from '../storage/storage.js';
+import type { ResetBatchTsv } from './reset-batch-tsv.js';
 
-export async function storedEventKeys(storage: Storage, rows: Row[]): Promise<Set<string>> {
-  const ids = [...new Set(rows.map((r) => r.batch_id as string))];
-  const hosts = [...new Set(rows.map((r) => r.host as string))];
-  const times = rows.map((r) => r.ts as string).sort();
+/** Keys "batch_id#batch_index" of the rows already in `resets`. */
+export async function storedEventKeys(
+  storage: Storage,
+  batches: ResetBatchTsv[],
+): Promise<Set<string>> {
+  const withEvents = batches.filter((b) => b.lines.length);
+  if (!withEvents.length) return new Set();
+  const from = withEvents.map((b) => b.firstTs).sort()[0]!;
+  const to = withEvents
+    .map((b) => b.lastTs)
+    .sort()
+    .at(-1)!;
   const found = await storage.query<{ batch_id: string; batch_index: number }>(
     `SELECT batch_id, batch_index FROM resets
      WHERE host IN {hosts:Array(String)}
-       AND ts BETWEEN parseDateTime64BestEffort({from:String}, 9, 'UTC')
-                  AND parseDateTime64BestEffort({to:String}, 9, 'UTC')
+       AND ts BETWEEN toDateTime64(toDecimal128({from:String}, 9), 9, 'UTC')
+                  AND toDateTime64(toDecimal128({to:String}, 9), 9, 'UTC')
        AND batch_id IN {ids:Array(String)}`,
-    { hosts, from: times[0], to: times[times.length - 1], ids },
+    {
+      hosts: [...new Set(withEvents.map((b) => b.host))],
+      from,
+      to,
+      ids: withEvents.map((b) => b.batchId),
+    },
   );
   return new Set(found.map((r) => `${r.batch_id}#${r.batch_index}`));
 }

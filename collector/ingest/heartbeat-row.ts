@@ -1,0 +1,31 @@
+// A validated heartbeat → a row of the `agents` table. (Resets go straight from
+// protobuf to TSV: reset-batch-tsv.ts.)
+import type { AgentHeartbeat } from '../../proto/index.js';
+import { formatTimestamp } from '../../proto/timestamps.js';
+import type { Row } from '../storage/storage.js';
+
+export function heartbeatRow(h: AgentHeartbeat): Row {
+  const c = h.counters;
+  return {
+    ts: formatTimestamp(BigInt(h.covered_to_unix_ns)),
+    host: h.host,
+    boot_id: h.boot_id,
+    run_id: h.run_id,
+    agent_version: h.agent_version,
+    kernel_release: h.kernel_release,
+    addresses: h.addresses,
+    netns: h.netns.map((n) => n.inode),
+    netns_names: h.netns.map((n) => n.name),
+    all_netns: h.all_netns,
+    seen: c?.seen ?? '0',
+    lost_kernel: c?.lost_kernel ?? '0',
+    dropped_agent: c?.dropped_agent ?? '0',
+    published: c?.published ?? '0',
+    buffered: c?.buffered ?? '0',
+    batches_published: c?.batches_published ?? '0',
+    batches_dropped: c?.batches_dropped ?? '0',
+    decoded: c?.decoded ?? '0',
+    covered_from: formatTimestamp(BigInt(h.covered_from_unix_ns)),
+    interval_s: h.interval_s,
+  };
+}
