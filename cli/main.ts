@@ -15,6 +15,7 @@ import {
   runCollector,
 } from '../collector/index.js';
 import { LAB_USAGE, runLabCommand } from './lab-command.js';
+import { SCHEMA_USAGE, runSchemaCommand } from './schema-command.js';
 import { SQL_USAGE, runSqlCommand } from './sql-command.js';
 import { runUpCommand } from './up/up-command.js';
 import { UP_USAGE } from './up/up-config.js';
@@ -25,6 +26,7 @@ commands:
   up         run NATS, the collector (embedded ClickHouse) and the agent on this host
   agent      capture every TCP reset this host's kernel sends or receives
   collector  store the resets agents publish on NATS in ClickHouse; serve queries
+  schema     print the ClickHouse DDL, single-node or --cluster NAME
   lab        build the lab's network namespaces and show resets in them
   sql        run one read-only SELECT on the collector's stored resets
 
@@ -34,6 +36,7 @@ const COMMAND_USAGE: Record<string, string> = {
   agent: AGENT_USAGE,
   collector: COLLECTOR_USAGE,
   up: UP_USAGE,
+  schema: SCHEMA_USAGE,
   lab: LAB_USAGE,
   sql: SQL_USAGE,
 };
@@ -51,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return runCollector(loadCollectorConfig(rest, process.env));
     case 'up':
       return runUpCommand(rest);
+    case 'schema':
+      return runSchemaCommand(rest);
     case 'lab':
       return runLabCommand(rest);
     case 'sql':

@@ -8,13 +8,12 @@ import { DEFAULT_INGEST_LIMITS } from './ingest/ingester.js';
 import type { IngestLimits } from './ingest/ingester.js';
 import { DEFAULT_ACK_WAIT_MS } from './nats-intake.js';
 import { DEFAULT_QUERY_ADDRESS } from './query/query-limits.js';
+import { DEFAULT_DATABASE, DEFAULT_RETENTION_DAYS, DEFAULT_USER } from './storage/open-storage.js';
 import type { StorageOptions } from './storage/storage.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATA_DIR = '/var/lib/rstscope';
 export const DEFAULT_QUERY_LISTEN = DEFAULT_QUERY_ADDRESS;
-export const DEFAULT_DATABASE = 'rstscope';
-export const DEFAULT_RETENTION_DAYS = 14;
 
 export interface CollectorConfig {
   /** NATS servers (default nats://127.0.0.1:4222; env RSTSCOPE_NATS). */
@@ -120,7 +119,7 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
     listen: hostPort('--listen', values.listen),
     storage: {
       url,
-      user: values['clickhouse-user'] ?? env.CLICKHOUSE_USER ?? 'default',
+      user: values['clickhouse-user'] ?? env.CLICKHOUSE_USER ?? DEFAULT_USER,
       password: env.CLICKHOUSE_PASSWORD ?? '',
       database: values['clickhouse-database'],
       tls,
