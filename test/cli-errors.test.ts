@@ -1,0 +1,70 @@
+// Bad input to the pipeline's commands gets one line that says what is wrong and
+// how to fix it, and a non-zero exit: 2 for a bad flag, 1 for an unreachable peer.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RSTSCOPE_BIN } from './lab/agent-runner.js';
+import { freePort } from './lab/free-port.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'rstscope-cli-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function rstscope(...args: string[]) {
+  const r = spawnSync(RSTSCOPE_BIN, args, { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, lines: r.stderr.trim().split('\n').filter(Boolean) };
+}
+
+describe('pipeline commands on bad input', () => {
+  it.each([
+    [
+      ['collector', '--clickhouse-url', 'ftp://x'],
+      /--clickhouse-url ftp:\/\/x: expected http\(s\):\/\/HOST:PORT/,
+    ],
+    [['collector', '--listen', 'nowhere'], /--listen nowhere: expected HOST:PORT/],
+    [['collector', '--max-insert-rows', '0'], /--max-insert-rows 0: expected a whole number/],
+    [['agent', '--nats', 'http://x:1'], /--nats http:\/\/x:1: expected nats:\/\/HOST:PORT/],
+    [['up', '--nats-listen', 'x'], /--nats-listen x: expected IPv4:PORT/],
+    [['schema', '--bogus'], /Unknown option '--bogus'/],
+  ])('rstscope %j: one line, exit 2', (args, message) => {
+    const r = rstscope(...args);
+    expect(r.code).toBe(2);
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(message);
+  });
+
+  it('an unreachable NATS: one line naming it and the fix, exit 1', async () => {
+    const port = await freePort();
+    const r = rstscope(
+      'collector',
+      '--nats',
+      `nats://127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `127.0.0.1:${await freePort()}`,
+    );
+    expect(r.code).toBe(1);
+    const last = r.lines.at(-1)!;
+    expect(last).toContain(`cannot connect to NATS at nats://127.0.0.1:${port}`);
+    expect(last).toContain('start nats-server with -js, or give --nats URL');
+  });
+
+  it('an unreachable ClickHouse server: one line naming the URL, exit 1', async () => {
+    const port = await freePort();
+    const r = rstscope('collector', '--clickhouse-url', `http://127.0.0.1:${port}`);
+    expect(r.code).toBe(1);
+    expect(r.lines.at(-1)).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('schema --cluster prints replicated local tables and distributed ones, ON CLUSTER', () => {
+    const r = rstscope('schema', '--cluster', 'prod');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      'CREATE TABLE IF NOT EXISTS `rstscope`.`resets_local` ON CLUSTER `prod`',
+    );
+    expect(r.stdout).toMatch(/ENGINE = Distributed\(/);
+    expect(r.stdout).toMatch(/ReplicatedReplacingMergeTree/);
+  });
+});
