@@ -103,6 +103,8 @@ interface Throughput {
   inserts: number;
   rowsPerInsert: number;
   collectorCpuS: number;
+  publisherCpuS: number;
+  natsCpuS: number;
 }
 
 async function throughputRun(): Promise<Throughput> {
@@ -129,6 +131,8 @@ async function throughputRun(): Promise<Throughput> {
     });
     publishing.start();
     const cpu0 = cpuSeconds(collector.child.pid!);
+    const nats0 = cpuSeconds(nats.pid);
+    const own0 = process.cpuUsage();
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const started = Date.now();
     for (let at = 0; at < EVENTS; at += 1000) {
@@ -145,6 +149,8 @@ async function throughputRun(): Promise<Throughput> {
     }
     const seconds = (Date.now() - started) / 1000;
     const cpu = cpuSeconds(collector.child.pid!) - cpu0;
+    const natsCpu = cpuSeconds(nats.pid) - nats0;
+    const own = process.cpuUsage(own0);
     await publishing.stop();
     await collector.stop();
     const counters = JSON.parse(
@@ -155,6 +161,8 @@ async function throughputRun(): Promise<Throughput> {
       inserts: counters.inserts,
       rowsPerInsert: counters.rows / counters.inserts,
       collectorCpuS: cpu,
+      publisherCpuS: (own.user + own.system) / 1e6,
+      natsCpuS: natsCpu,
     };
   } finally {
     await collector.dispose();
@@ -217,6 +225,13 @@ console.log(
 );
 console.log(
   `  collector CPU seconds        ${median(throughput.map((t) => t.collectorCpuS)).toFixed(1)}`,
+);
+console.log(
+  `  publisher CPU seconds        ${median(throughput.map((t) => t.publisherCpuS)).toFixed(1)}` +
+    '  (this process: synthetic events, the agent’s batching and publishing)',
+);
+console.log(
+  `  nats-server CPU seconds      ${median(throughput.map((t) => t.natsCpuS)).toFixed(1)}`,
 );
 console.log(
   `latency: real resets at 1k/s for ${SECONDS} s (lab SYN storm), kernel event → inserted row`,

@@ -18,6 +18,11 @@ export class NatsServer {
     readonly storeDir: string,
   ) {}
 
+  /** The running server's process id (for CPU accounting in benchmarks). */
+  get pid(): number {
+    return this.child!.pid!;
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
