@@ -88,7 +88,9 @@ if (process.argv.includes('--check')) {
   let current = '';
   try {
     current = readFileSync(outFile, 'utf8');
-  } catch {}
+  } catch {
+    // no file yet: it is stale by definition
+  }
   if (current !== text) {
     console.error(
       `${relative(root, outFile)} is stale: run 'node scripts/generate-proto.mjs' and commit it`,

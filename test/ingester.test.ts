@@ -12,8 +12,8 @@ import type { DeadLetterSink, InboundMessage } from '../collector/ingest/ingeste
 import { openStorage } from '../collector/storage/open-storage.js';
 import type { Storage } from '../collector/storage/storage.js';
 import { resetBatchCodec } from '../proto/index.js';
-import type { WireResetEvent } from '../proto/index.js';
 import { resetsSubject } from '../proto/nats-topology.js';
+import { closedPortWireEvent } from './lab/wire-events.js';
 
 let dir: string;
 let storage: Storage;
@@ -42,21 +42,7 @@ afterAll(async () => {
 // One fixed time: a redelivery carries the very bytes of the first delivery.
 const TS_NS = `${BigInt(Date.now()) * 1_000_000n + 123n}`;
 
-const event = (port: number): WireResetEvent =>
-  ({
-    ts_unix_ns: TS_NS,
-    direction: 'sent',
-    reason: 'NO_SOCKET',
-    accepted: true,
-    state: 'CLOSE',
-    prev_state: 'CLOSE',
-    family: 'ipv4',
-    local_addr: '10.2.0.2',
-    local_port: port,
-    remote_addr: '10.1.0.2',
-    remote_port: 40000,
-    pid_source: 'none',
-  }) as WireResetEvent;
+const event = (port: number) => closedPortWireEvent({ ts_unix_ns: TS_NS, local_port: port });
 
 function message(seq: number, ports: number[], redelivered: boolean) {
   const acks: string[] = [];

@@ -5,7 +5,6 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetBatchCodec } from '../proto/index.js';
-import type { WireResetEvent } from '../proto/index.js';
 import { DEADLETTER_STREAM, resetsSubject } from '../proto/nats-topology.js';
 import { AgentRunner } from './lab/agent-runner.js';
 import type { AgentCounters } from './lab/agent-runner.js';
@@ -13,6 +12,7 @@ import { CollectorRunner } from './lab/collector-runner.js';
 import { Lab } from './lab/lab.js';
 import { NatsServer } from './lab/nats-server.js';
 import { synStorm } from './lab/scenarios.js';
+import { closedPortWireEvent } from './lab/wire-events.js';
 import { countRows, queryRows, waitForRows } from './lab/stored-resets.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,9 +85,8 @@ describe('pipeline faults', () => {
 
     // Each collector has its own embedded store here; together they hold every event once.
     const deadline = Date.now() + 30_000;
-    let n = 0;
     while (Date.now() < deadline) {
-      n = (await countRows(a.queryAddress)) + (await countRows(b.queryAddress));
+      const n = (await countRows(a.queryAddress)) + (await countRows(b.queryAddress));
       if (n >= total) break;
       await sleep(250);
     }
@@ -182,20 +181,8 @@ describe('pipeline faults', () => {
     const nc = await connect({ servers: nats.url });
     try {
       const js = jetstream(nc);
-      const event: WireResetEvent = {
-        ts_unix_ns: '1795294453443000000',
-        direction: 'sent',
-        reason: 'NO_SOCKET',
-        accepted: true,
-        state: 'CLOSE',
-        prev_state: 'CLOSE',
-        family: 'ipv4',
-        local_addr: '10.2.0.2',
-        local_port: 9,
-        remote_addr: '10.1.0.2',
-        remote_port: 40000,
-      } as WireResetEvent;
-      const batch = (host: string, seq: number, events: WireResetEvent[]) =>
+      const event = closedPortWireEvent({ ts_unix_ns: '1795294453443000000' });
+      const batch = (host: string, seq: number, events: ReturnType<typeof closedPortWireEvent>[]) =>
         resetBatchCodec.encode({ host, boot_id: 'b', run_id: '1', seq: String(seq), events });
       await js.publish(resetsSubject('h1'), Buffer.from('this is not protobuf \x07\xff'));
       await js.publish(resetsSubject('h1'), batch('h1', 1, Array(2000).fill(event)));

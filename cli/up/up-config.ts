@@ -59,7 +59,7 @@ export function loadUpConfig(argv: string[]): UpConfig {
   }
   const agentArgs = values.netns.flatMap((ns) => ['--netns', ns]);
   if (values.host) agentArgs.push('--host', values.host);
-  let nats: string[] = [];
+  let nats: string[];
   try {
     nats = parseNatsServers(values.nats);
   } catch (err) {

@@ -2,7 +2,12 @@
 // one-line detail. The caller sees the reason (bad SQL, too slow, storage gone),
 // never a stack trace; the log keeps the full error.
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { engineErrorLine, QueryRefusedError, QueryTimeoutError } from '../storage/errors.js';
+import {
+  engineErrorLine,
+  NETWORK_ERRNOS,
+  QueryRefusedError,
+  QueryTimeoutError,
+} from '../storage/errors.js';
 
 export interface QueryFailure {
   code: GrpcStatus;
@@ -61,18 +66,6 @@ const SIZE_ERRORS = new Set([
   'TOO_MANY_BYTES',
   'TOO_MANY_ROWS',
   'TOO_MANY_ROWS_OR_BYTES',
-]);
-
-// Socket-level failures between the collector and a ClickHouse server.
-const NETWORK_ERRNOS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ETIMEDOUT',
 ]);
 
 const MAX_DETAIL_CHARS = 500;

@@ -8,7 +8,7 @@ import {
   type ClickHouseSettings,
 } from '@clickhouse/client';
 import { quoteIdentifier } from './ddl.js';
-import { QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
+import { NETWORK_ERRNOS, QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
 import { migrate } from './migrations.js';
 import { readOnlyQuery } from './read-only-query.js';
 import { countLines, toJson, type QuerySettings, type SqlRunner } from './sql-runner.js';
@@ -32,17 +32,6 @@ const CLIENT_SETTINGS: ClickHouseSettings = {
   date_time_input_format: 'best_effort',
   input_format_skip_unknown_fields: 0,
 };
-
-// Socket-level failures: the server is not there, not a problem with the request.
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-]);
 
 export class ClickHouseServerStorage implements Storage, SqlRunner {
   readonly backend = 'clickhouse' as const;
@@ -229,7 +218,7 @@ function connectError(err: unknown, options: ClickHouseServerStorageOptions): St
 function isUnreachable(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && UNREACHABLE.has(code)) return true;
+    if (typeof code === 'string' && NETWORK_ERRNOS.has(code)) return true;
     // @clickhouse/client's own request timeout.
     if (e instanceof Error && /^Timeout error/.test(e.message)) return true;
   }

@@ -44,3 +44,15 @@ export function engineErrorLine(err: unknown): { line: string; type: string | un
   const type = typeof declared === 'string' && declared !== '' ? declared : named;
   return { line: type ? `${text} (${type})` : text, type };
 }
+
+/** Socket-level failures: the server is not there, not a problem with the request. */
+export const NETWORK_ERRNOS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
