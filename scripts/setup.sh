@@ -34,9 +34,13 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# npm ci only when the lockfile changed since the last install.
+# Install only when the lockfile changed since the last install. `npm install`, not
+# `npm ci`: chdb lists optional per-platform engine packages of which only the Linux
+# x64 one is published, so npm cannot write the others into the lockfile, and `npm ci`
+# refuses a lockfile without them (npm/cli#8320). `npm install` installs exactly the
+# versions the lockfile pins and skips the missing optional ones.
 if ! cmp -s package-lock.json node_modules/.rstscope-installed-lock 2>/dev/null; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.rstscope-installed-lock
 fi
 
