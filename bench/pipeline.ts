@@ -3,12 +3,14 @@
 //  1. Throughput: the agent's own publishing code (batches, outbox, JetStream
 //     publisher) fed with N synthetic resets as fast as it takes them; events/s
 //     until all N rows are queryable; the collector's inserts and rows per insert.
-//  2. Latency at 1k events/s from the real kernel: a SYN storm to a closed port in
+//  2. Drain: the same N resets published first, then one collector empties the
+//     stream — the collector's own rate, as on a fleet where agents run elsewhere.
+//  3. Latency at 1k events/s from the real kernel: a SYN storm to a closed port in
 //     the lab, the agent publishing; per row, inserted_at − ts (the kernel event
 //     to queryable), p50 and p99.
 // Median of --runs runs.
 //
-//   node dist/bench/pipeline.js [--events 1000000] [--runs 3] [--seconds 30]
+//   node dist/bench/pipeline.js [--events 200000] [--runs 3] [--seconds 30]
 import { readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -26,7 +28,7 @@ import { countRows, queryRows } from '../test/lab/stored-resets.js';
 
 const { values } = parseArgs({
   options: {
-    events: { type: 'string', default: '1000000' },
+    events: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '30' },
   },
@@ -107,55 +109,74 @@ interface Throughput {
   natsCpuS: number;
 }
 
+function newPublishing(natsUrl: string): AgentPublishing {
+  return new AgentPublishing({
+    servers: [natsUrl],
+    identity: {
+      host: 'bench-host',
+      bootId: 'bench-boot',
+      runId: String(Date.now()),
+      agentVersion: 'bench',
+      kernelRelease: release(),
+      startedAtNs: BigInt(Date.now()) * 1_000_000n,
+    },
+    coverage: { netns: [], all: true },
+    batch: { maxEvents: 1000, maxBytes: 256 * 1024, maxDelayMs: 200 },
+    outboxMaxBytes: 1024 * 1024 * 1024,
+    streamLimits: DEFAULT_STREAM_LIMITS,
+    log,
+  });
+}
+
+/** Feeds EVENTS synthetic resets to the agent's publishing code, as its loop would. */
+async function feed(publishing: AgentPublishing): Promise<void> {
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
+  for (let at = 0; at < EVENTS; at += 1000) {
+    const chunk = [];
+    for (let i = at; i < Math.min(EVENTS, at + 1000); i++) chunk.push(syntheticEvent(i, nowNs));
+    publishing.accept(chunk);
+    if (at % 20_000 === 0) await sleep(0); // let the publisher run
+  }
+}
+
+async function waitForAllRows(collector: CollectorRunner, started: number): Promise<void> {
+  let stored = 0;
+  while (stored < EVENTS) {
+    await sleep(200);
+    stored = await countRows(collector.queryAddress);
+    if (Date.now() - started > 600_000) throw new Error(`only ${stored} of ${EVENTS} rows`);
+  }
+}
+
+function insertCounters(collector: CollectorRunner): { inserts: number; rows: number } {
+  return JSON.parse(collector.stderr.split('\n').find((l) => l.includes('collector stopped'))!) as {
+    inserts: number;
+    rows: number;
+  };
+}
+
+/** Agent publishing and collector at once, as on a one-host install. */
 async function throughputRun(): Promise<Throughput> {
   const nats = await NatsServer.start();
   const collector = await CollectorRunner.start(nats.url, {
     args: ['--max-insert-delay-ms', '1000'],
   });
   try {
-    const publishing = new AgentPublishing({
-      servers: [nats.url],
-      identity: {
-        host: 'bench-host',
-        bootId: 'bench-boot',
-        runId: String(Date.now()),
-        agentVersion: 'bench',
-        kernelRelease: release(),
-        startedAtNs: BigInt(Date.now()) * 1_000_000n,
-      },
-      coverage: { netns: [], all: true },
-      batch: { maxEvents: 1000, maxBytes: 256 * 1024, maxDelayMs: 200 },
-      outboxMaxBytes: 1024 * 1024 * 1024,
-      streamLimits: DEFAULT_STREAM_LIMITS,
-      log,
-    });
+    const publishing = newPublishing(nats.url);
     publishing.start();
     const cpu0 = cpuSeconds(collector.child.pid!);
     const nats0 = cpuSeconds(nats.pid);
     const own0 = process.cpuUsage();
-    const nowNs = BigInt(Date.now()) * 1_000_000n;
     const started = Date.now();
-    for (let at = 0; at < EVENTS; at += 1000) {
-      const chunk = [];
-      for (let i = at; i < Math.min(EVENTS, at + 1000); i++) chunk.push(syntheticEvent(i, nowNs));
-      publishing.accept(chunk);
-      if (at % 20_000 === 0) await sleep(0); // let the publisher run, as the agent's loop does
-    }
-    let stored = 0;
-    while (stored < EVENTS) {
-      await sleep(200);
-      stored = await countRows(collector.queryAddress);
-      if (Date.now() - started > 600_000) throw new Error(`only ${stored} of ${EVENTS} rows`);
-    }
+    await feed(publishing);
+    await waitForAllRows(collector, started);
     const seconds = (Date.now() - started) / 1000;
     const cpu = cpuSeconds(collector.child.pid!) - cpu0;
     const natsCpu = cpuSeconds(nats.pid) - nats0;
     const own = process.cpuUsage(own0);
     await publishing.stop();
     await collector.stop();
-    const counters = JSON.parse(
-      collector.stderr.split('\n').find((l) => l.includes('collector stopped'))!,
-    ) as { inserts: number; rows: number };
+    const counters = insertCounters(collector);
     return {
       eventsPerS: EVENTS / seconds,
       inserts: counters.inserts,
@@ -166,6 +187,42 @@ async function throughputRun(): Promise<Throughput> {
     };
   } finally {
     await collector.dispose();
+    await nats.stop();
+  }
+}
+
+/**
+ * The collector alone, as on a fleet where agents run elsewhere: the stream is
+ * filled first, then one collector drains it into chDB.
+ */
+async function drainRun(): Promise<{ eventsPerS: number; rowsPerInsert: number; cpuS: number }> {
+  const nats = await NatsServer.start();
+  try {
+    const publishing = newPublishing(nats.url);
+    publishing.start();
+    await feed(publishing);
+    while (publishing.totals().published < EVENTS) await sleep(100);
+    await publishing.stop();
+    const collector = await CollectorRunner.start(nats.url, {
+      args: ['--max-insert-delay-ms', '1000'],
+    });
+    try {
+      const started = Date.now();
+      const cpu0 = cpuSeconds(collector.child.pid!);
+      await waitForAllRows(collector, started);
+      const seconds = (Date.now() - started) / 1000;
+      const cpu = cpuSeconds(collector.child.pid!) - cpu0;
+      await collector.stop();
+      const counters = insertCounters(collector);
+      return {
+        eventsPerS: EVENTS / seconds,
+        rowsPerInsert: counters.rows / counters.inserts,
+        cpuS: cpu,
+      };
+    } finally {
+      await collector.dispose();
+    }
+  } finally {
     await nats.stop();
   }
 }
@@ -202,6 +259,8 @@ async function latencyRun(lab: Lab): Promise<{ p50: number; p99: number; rows: n
 
 const throughput: Throughput[] = [];
 for (let r = 0; r < RUNS; r++) throughput.push(await throughputRun());
+const drain = [];
+for (let r = 0; r < RUNS; r++) drain.push(await drainRun());
 const lab = Lab.create();
 const latency = [];
 try {
@@ -233,6 +292,12 @@ console.log(
 console.log(
   `  nats-server CPU seconds      ${median(throughput.map((t) => t.natsCpuS)).toFixed(1)}`,
 );
+console.log(`drain: one collector empties a stream holding ${EVENTS} resets into chDB`);
+console.log(`  events/s                     ${median(drain.map((d) => d.eventsPerS)).toFixed(0)}`);
+console.log(
+  `  rows per insert              ${median(drain.map((d) => d.rowsPerInsert)).toFixed(0)}`,
+);
+console.log(`  collector CPU seconds        ${median(drain.map((d) => d.cpuS)).toFixed(1)}`);
 console.log(
   `latency: real resets at 1k/s for ${SECONDS} s (lab SYN storm), kernel event → inserted row`,
 );

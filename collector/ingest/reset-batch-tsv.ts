@@ -23,13 +23,19 @@ for (const f of EVENT.fieldsArray) {
   FIELDS[f.id] = { name: f.name, type: f.type, optional: Boolean(f.options?.proto3_optional) };
 }
 const FIELD_IDS = EVENT.fieldsArray.map((f) => f.id).sort((a, b) => a - b);
+/** Every field but the timestamp (field 1), which leads the row. */
+const OTHER_FIELD_IDS = FIELD_IDS.filter((id) => id !== 1);
+/** An event before its fields are read: proto3 zero values, null for `optional` fields. */
+const UNSET: readonly (string | null)[] = FIELDS.map((spec) =>
+  spec && !spec.optional ? zero(spec) : null,
+);
 
 /** The TSV's columns: the event's fields with ts first, and the batch identity. */
 export const RESET_TSV_COLUMNS = [
   'ts',
   'host',
   'boot_id',
-  ...FIELD_IDS.filter((id) => id !== 1).map((id) => FIELDS[id]!.name),
+  ...OTHER_FIELD_IDS.map((id) => FIELDS[id]!.name),
   'batch_id',
   'batch_index',
 ];
@@ -101,6 +107,8 @@ export function readResetBatchTsv(bytes: Uint8Array): ReadResult {
     };
   }
   const id = batchId(host, bootId, runId, seq);
+  const hostCells = `${escape(host)}\t${escape(bootId)}`;
+  const idCell = escape(id);
   const lines: string[] = [];
   let firstTs = '';
   let lastTs = '';
@@ -110,10 +118,9 @@ export function readResetBatchTsv(bytes: Uint8Array): ReadResult {
     const ts = values[ID.ts_unix_ns!]!;
     if (!firstTs || ts < firstTs) firstTs = ts;
     if (ts > lastTs) lastTs = ts;
-    const cells = [ts, escape(host), escape(bootId)];
-    for (const fid of FIELD_IDS) if (fid !== 1) cells.push(values[fid] ?? '\\N');
-    cells.push(escape(id), String(index));
-    lines.push(`${cells.join('\t')}\n`);
+    let line = `${ts}\t${hostCells}`;
+    for (const fid of OTHER_FIELD_IDS) line += `\t${values[fid] ?? '\\N'}`;
+    lines.push(`${line}\t${idCell}\t${index}\n`);
   }
   return { ok: true, batch: { host, bootId, runId, seq, batchId: id, lines, firstTs, lastTs } };
 }
