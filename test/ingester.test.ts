@@ -119,8 +119,51 @@ describe('ingester', () => {
     expect(await count()).toBe(6);
   });
 
+  it('an insert that committed but reported failure is not stored twice by the retry', async () => {
+    let first = true;
+    // The server stored the rows, then the client gave up (a timeout): it throws.
+    const flaky = new Proxy(storage, {
+      get(target, name, receiver) {
+        if (name === 'insertTsv') {
+          return async (...args: Parameters<Storage['insertTsv']>) => {
+            await target.insertTsv(...args);
+            if (first) {
+              first = false;
+              throw new Error('timeout after commit');
+            }
+          };
+        }
+        const value: unknown = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const ingester = new Ingester(
+      flaky,
+      noDeadLetters,
+      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
+      1 << 20,
+      log,
+    );
+    const a = message(20, [20, 21], false);
+    const b = message(21, [22], false);
+    await ingester.add(a.m);
+    await ingester.add(b.m);
+    await ingester.close();
+    expect([a.acks, b.acks]).toEqual([['ack'], ['ack']]);
+    expect(await count()).toBe(9);
+  });
+
   it('naks, never acks, when the store refuses the insert', async () => {
-    const failing: Storage = { ...storage, insert: () => Promise.reject(new Error('disk full')) };
+    // The real store, except that every insert fails (what a full disk looks like).
+    const failing = new Proxy(storage, {
+      get(target, name, receiver) {
+        if (name === 'insert' || name === 'insertTsv') {
+          return () => Promise.reject(new Error('disk full'));
+        }
+        const value: unknown = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
     const ingester = new Ingester(
       failing,
       noDeadLetters,
@@ -132,6 +175,6 @@ describe('ingester', () => {
     await ingester.add(one.m);
     await ingester.close();
     expect(one.acks).toEqual(['nak']);
-    expect(await count()).toBe(6);
+    expect(await count()).toBe(9);
   });
 });

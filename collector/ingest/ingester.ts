@@ -172,7 +172,8 @@ export class Ingester {
 
   private async insertAlone(one: Pending): Promise<void> {
     try {
-      await this.insertRows([one]);
+      // A retry: the failed group insert may have stored this batch after all.
+      await this.insertRows([one], true);
       this.settle(one, 'ack');
     } catch (error) {
       if (!(await this.storageAnswers())) return this.settle(one, 'nak');
@@ -190,15 +191,19 @@ export class Ingester {
     }
   }
 
-  private async insertRows(batch: Pending[]): Promise<void> {
+  private async insertRows(batch: Pending[], retry = false): Promise<void> {
     const resets = batch.flatMap((p) => (p.resets ? [p.resets] : []));
     const agents = batch.flatMap((p) => p.agents);
-    // A redelivered batch may have been inserted before its ack was lost.
-    const redelivered = batch.filter((p) => p.message.redelivered && p.resets);
-    const stored = redelivered.length
+    // Heartbeats first: a repeated heartbeat collapses in its ReplacingMergeTree, so
+    // a failure after them leaves nothing that a retry could duplicate.
+    if (agents.length) await this.storage.insert('agents', agents);
+    // A redelivered batch, or one retried after a failed insert, may be stored
+    // already: the ack was lost, or the server committed after the client gave up.
+    const maybeStored = batch.filter((p) => (retry || p.message.redelivered) && p.resets);
+    const stored = maybeStored.length
       ? await storedEventKeys(
           this.storage,
-          redelivered.map((p) => p.resets!),
+          maybeStored.map((p) => p.resets!),
         )
       : new Set<string>();
     let text = '';
@@ -212,7 +217,6 @@ export class Ingester {
     }
     this.counters.duplicateRows += stored.size;
     if (rows) await this.storage.insertTsv('resets', RESET_TSV_COLUMNS, text);
-    if (agents.length) await this.storage.insert('agents', agents);
     this.counters.inserts += 1;
     this.counters.rows += rows + agents.length;
   }
