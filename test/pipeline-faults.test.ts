@@ -9,6 +9,7 @@ import { DEADLETTER_STREAM, resetsSubject } from '../proto/nats-topology.js';
 import { AgentRunner } from './lab/agent-runner.js';
 import type { AgentCounters } from './lab/agent-runner.js';
 import { CollectorRunner } from './lab/collector-runner.js';
+import { freePort } from './lab/free-port.js';
 import { Lab } from './lab/lab.js';
 import { NatsServer } from './lab/nats-server.js';
 import { synStorm } from './lab/scenarios.js';
@@ -173,6 +174,21 @@ describe('pipeline faults', () => {
       seen: String(total),
     });
     await collector.dispose();
+  });
+
+  it('NATS never reachable: the agent still stops at once and counts every event as dropped', async () => {
+    const agent = await AgentRunner.start([
+      '--netns',
+      lab.server.ns,
+      '--nats',
+      `nats://127.0.0.1:${await freePort()}`,
+    ]);
+    await synStorm(lab, 9, 200, 1000);
+    const stopping = Date.now();
+    const counters = await agent.stop();
+    expect(Date.now() - stopping).toBeLessThan(12_000);
+    expect(kernelTotal(counters)).toBe(200);
+    expect(agent.publish).toMatchObject({ published: 0, dropped_agent: 200 });
   });
 
   it('garbage, an oversize batch and a host that disagrees with its subject are dead-lettered; the stream goes on', async () => {

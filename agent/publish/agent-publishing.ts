@@ -18,6 +18,8 @@ import { toWireEvent } from './wire-event.js';
 
 /** On shutdown, how long buffered batches may take to reach JetStream. */
 const DRAIN_ON_STOP_MS = 5_000;
+/** ... and the last heartbeat: together well inside a supervisor's 15 s grace. */
+const LAST_HEARTBEAT_TIMEOUT_MS = 2_000;
 
 export interface PublishingOptions {
   servers: string[];
@@ -38,7 +40,6 @@ export class AgentPublishing {
   private kernel: KernelCounters | undefined;
   private decoded = 0;
   private heartbeats = 0;
-  private droppedAtStop = 0;
 
   constructor(private readonly options: PublishingOptions) {
     const { identity } = options;
@@ -83,7 +84,7 @@ export class AgentPublishing {
       seen,
       lostKernel: this.kernel?.lost ?? 0n,
       decoded: this.decoded,
-      droppedAgent: this.outbox.droppedEvents + this.droppedAtStop,
+      droppedAgent: this.outbox.droppedEvents,
       published: this.publisher.publishedEvents,
       buffered: this.outbox.events + this.builder.pendingEvents,
       batchesPublished: this.publisher.publishedBatches,
@@ -96,9 +97,11 @@ export class AgentPublishing {
     this.timers.splice(0).forEach(clearInterval);
     this.enqueue(this.builder.flush());
     await this.publisher.drain(DRAIN_ON_STOP_MS);
+    // No publish in flight from here on, so each event is published or dropped, not both.
+    await this.publisher.stopPublishing();
     // Whatever could not be published before the deadline is lost with this process.
-    this.droppedAtStop = this.outbox.events;
-    await this.sendHeartbeat();
+    this.outbox.discardAll();
+    await this.sendHeartbeat(LAST_HEARTBEAT_TIMEOUT_MS);
     await this.publisher.close();
     return this.totals();
   }
@@ -112,7 +115,7 @@ export class AgentPublishing {
     }
   }
 
-  private async sendHeartbeat(): Promise<void> {
+  private async sendHeartbeat(timeoutMs = 5_000): Promise<void> {
     const js = this.publisher.client;
     if (!js) return; // not connected yet: the next heartbeat carries the same totals
     const { identity, coverage } = this.options;
@@ -129,7 +132,7 @@ export class AgentPublishing {
     try {
       await js.publish(agentsSubject(identity.host), heartbeatCodec.encode(heartbeat), {
         msgID: `${identity.host}/${identity.bootId}/${identity.runId}/heartbeat/${n}`,
-        timeout: 5_000,
+        timeout: timeoutMs,
       });
     } catch (error) {
       this.options.log.debug({ err: error }, 'heartbeat not published');

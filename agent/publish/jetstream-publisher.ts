@@ -35,6 +35,7 @@ export class JetStreamPublisher {
   private streamReady = false;
   private stopping = false;
   private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
   private readonly backoff = new Backoff(250, 10_000);
   private lastFailure = '';
   publishedEvents = 0;
@@ -50,10 +51,6 @@ export class JetStreamPublisher {
     this.loop = this.run();
   }
 
-  get connection(): NatsConnection | undefined {
-    return this.nc;
-  }
-
   /** The JetStream client once the stream exists, for heartbeats. */
   get client(): JetStreamClient | undefined {
     return this.streamReady ? this.js : undefined;
@@ -67,28 +64,42 @@ export class JetStreamPublisher {
     }
   }
 
-  /** Stops publishing and closes the connection; the outbox keeps what is left. */
-  async close(): Promise<void> {
+  /**
+   * Stops the publish loop and waits for it (no publish is in flight afterwards);
+   * the connection stays open for a last heartbeat, the outbox keeps what is left.
+   */
+  async stopPublishing(): Promise<void> {
     this.stopping = true;
     this.outbox.wake();
-    await this.nc?.close().catch(() => {});
+    this.wakeUp?.();
     await this.loop;
   }
 
+  async close(): Promise<void> {
+    await this.stopPublishing();
+    await this.nc?.close().catch(() => {});
+  }
+
   private async run(): Promise<void> {
-    const { log } = this.options;
-    this.nc = await connect({
-      servers: this.options.servers,
-      name: `rstscope-agent ${this.options.host}`,
-      // Keep trying for ever: the outbox holds the data while NATS is away.
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1_000,
-    }).catch((error: unknown) => {
-      log.error({ err: error }, `cannot connect to NATS ${this.options.servers.join(',')}`);
-      return undefined;
-    });
+    const { log, servers } = this.options;
+    // Our own retry around the first connect (not waitOnFirstConnect), so that a
+    // stop while NATS has never been reachable ends the loop instead of hanging.
+    while (!this.stopping && !this.nc) {
+      try {
+        this.nc = await connect({
+          servers,
+          name: `rstscope-agent ${this.options.host}`,
+          // Once connected, keep reconnecting for ever: the outbox holds the data.
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1_000,
+        });
+      } catch (error) {
+        this.noteFailure(error);
+        await this.pause(this.backoff.next());
+      }
+    }
     if (!this.nc) return;
+    this.backoff.reset();
     log.info({ server: this.nc.getServer() }, 'connected to NATS');
     this.js = jetstream(this.nc, { timeout: PUBLISH_TIMEOUT_MS });
     void this.watchStatus(this.nc);
@@ -101,8 +112,19 @@ export class JetStreamPublisher {
       const batches = this.outbox.peek(IN_FLIGHT);
       const results = await Promise.all(batches.map((b) => this.publish(b)));
       if (results.every(Boolean)) this.backoff.reset();
-      else await sleep(this.backoff.next());
+      else await this.pause(this.backoff.next());
     }
+  }
+
+  /** A backoff wait that stopPublishing() cuts short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private async ensureStream(): Promise<boolean> {
@@ -119,7 +141,7 @@ export class JetStreamPublisher {
       return true;
     } catch (error) {
       this.noteFailure(error);
-      await sleep(this.backoff.next());
+      await this.pause(this.backoff.next());
       return false;
     }
   }

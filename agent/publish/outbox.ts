@@ -3,12 +3,13 @@
 // heartbeats say exactly what is missing; the ring-buffer drain never waits.
 import type { EncodedBatch } from './batch-builder.js';
 
-/** About 60 000 events at ~300 bytes each with room to spare: minutes of a busy host. */
+/** About 200 000 events at ~300 bytes each: minutes of a busy host while NATS is away. */
 export const DEFAULT_OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
 
 export class Outbox {
   private readonly queue: EncodedBatch[] = [];
   private bytes = 0;
+  private queuedEvents = 0;
   droppedEvents = 0;
   droppedBatches = 0;
   private readonly waiters: (() => void)[] = [];
@@ -20,7 +21,7 @@ export class Outbox {
   }
 
   get events(): number {
-    return this.queue.reduce((n, b) => n + b.events, 0);
+    return this.queuedEvents;
   }
 
   /** False when the batch did not fit and was dropped (and counted). */
@@ -32,6 +33,7 @@ export class Outbox {
     }
     this.queue.push(batch);
     this.bytes += batch.bytes.length;
+    this.queuedEvents += batch.events;
     this.waiters.splice(0).forEach((wake) => wake());
     return true;
   }
@@ -46,6 +48,16 @@ export class Outbox {
     if (at < 0) return;
     this.queue.splice(at, 1);
     this.bytes -= batch.bytes.length;
+    this.queuedEvents -= batch.events;
+  }
+
+  /** Drops everything still queued (the agent is stopping), counted as dropped. */
+  discardAll(): void {
+    this.droppedEvents += this.queuedEvents;
+    this.droppedBatches += this.queue.length;
+    this.queue.length = 0;
+    this.bytes = 0;
+    this.queuedEvents = 0;
   }
 
   /** Resolves when a batch is pushed (or at once if one is waiting). */
