@@ -18,7 +18,7 @@ import { LAB_USAGE, runLabCommand } from './lab-command.js';
 import { SCHEMA_USAGE, runSchemaCommand } from './schema-command.js';
 import { SQL_USAGE, runSqlCommand } from './sql-command.js';
 import { runUpCommand } from './up/up-command.js';
-import { UP_USAGE } from './up/up-config.js';
+import { UP_USAGE, UpConfigError } from './up/up-config.js';
 
 const USAGE = `usage: rstscope <command> [options]
 
@@ -74,7 +74,11 @@ async function main(argv: string[]): Promise<number> {
 
 function report(verb: string | undefined, err: unknown): number {
   const who = verb ? `rstscope ${verb}` : 'rstscope';
-  if (err instanceof AgentConfigError || err instanceof CollectorConfigError) {
+  if (
+    err instanceof AgentConfigError ||
+    err instanceof CollectorConfigError ||
+    err instanceof UpConfigError
+  ) {
     console.error(`${who}: ${err.message}`);
     return 2;
   }

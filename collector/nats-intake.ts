@@ -22,7 +22,10 @@ const NS_PER_MS = 1_000_000;
 export const MAX_ACK_PENDING = 1_000;
 /** How long a pulled message may stay unacked before JetStream gives it to another collector. */
 export const DEFAULT_ACK_WAIT_MS = 30_000;
-/** Messages each collector pulls ahead of its inserts. */
+/**
+ * Messages each collector pulls ahead of its inserts: at ~1000 events a message, a few
+ * inserts' worth, so the next insert's rows are ready while one runs; bounded memory.
+ */
 const PULL_AHEAD = 256;
 
 export interface IntakeOptions {
@@ -38,6 +41,7 @@ export class NatsIntake implements DeadLetterSink {
   private js: JetStreamClient | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(private readonly options: IntakeOptions) {}
 
@@ -78,12 +82,24 @@ export class NatsIntake implements DeadLetterSink {
   }
 
   /** Feeds every message to the ingester until stop(). */
-  async start(ingester: Ingester): Promise<void> {
+  /**
+   * Feeds every message to the ingester until stop(). Resolves with the error if
+   * consuming ends any other way, so the collector can stop instead of idling.
+   */
+  async start(ingester: Ingester): Promise<{ failed: Promise<Error> }> {
     const consumer = await this.js!.consumers.get(STREAM, this.options.durable);
     this.messages = await consumer.consume({ max_messages: PULL_AHEAD });
     this.loop = (async () => {
       for await (const m of this.messages!) await ingester.add(inbound(m));
     })();
+    const failed = this.loop.then(
+      () => new Error('the JetStream consumer stopped delivering'),
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    // After stop(), an end of the loop is expected: never report it.
+    return {
+      failed: failed.then((error) => (this.stopped ? new Promise<never>(() => {}) : error)),
+    };
   }
 
   async put(message: InboundMessage, kind: string, detail: string): Promise<void> {
@@ -100,6 +116,7 @@ export class NatsIntake implements DeadLetterSink {
 
   /** Stops pulling; messages not yet acked will be delivered again (to any collector). */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.messages?.stop();
     await this.loop?.catch(() => {});
   }

@@ -31,14 +31,15 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
     const ingester = new Ingester(storage, intake, config.ingest, config.maxMessageBytes, log);
     const server = await startQueryServer({ listen: config.listen, storage, log });
     cleanups.unshift(() => server.shutdown());
-    await intake.start(ingester);
+    const { failed } = await intake.start(ingester);
     log.info(
       { nats: config.nats, durable: config.durable, query: server.address },
       `collector ready: consuming ${config.nats.join(',')}, storing in ${storage.location}, queries on ${server.address}`,
     );
     const stats = setInterval(() => log.info(ingester.counters, 'ingest counters'), STATS_EVERY_MS);
 
-    await signalled();
+    const failure = await Promise.race([signalled().then(() => undefined), failed]);
+    if (failure) log.error({ err: failure }, `stopping: ${failure.message}`);
     clearInterval(stats);
     server.setServing(false);
     // Stop pulling first, then insert and ack what was pulled: nothing is left unacked
@@ -46,7 +47,7 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
     await intake.stop();
     await ingester.close();
     log.info(ingester.counters, 'collector stopped');
-    return 0;
+    return failure ? 1 : 0;
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   }

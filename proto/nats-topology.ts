@@ -33,14 +33,14 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
  * A host name as one subject token. Host names may contain dots, which would split
  * the token, so everything outside [A-Za-z0-9_-] is percent-encoded (reversible).
  */
-export function hostToken(host: string): string {
+function hostToken(host: string): string {
   return host.replace(
     /[^A-Za-z0-9_-]/g,
     (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
 }
 
-export function hostFromToken(token: string): string {
+function hostFromToken(token: string): string {
   return decodeURIComponent(token);
 }
 

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 
+/** Long enough for the agent's 5 s drain and last heartbeat and the collector's last insert. */
 const STOP_GRACE_MS = 15_000;
 
 export class ChildService {
@@ -39,9 +40,10 @@ export class ChildService {
     return this.exited.then((code) => (this.stopping ? new Promise<never>(() => {}) : code));
   }
 
-  async waitReady(text: string, timeoutMs: number): Promise<void> {
+  async waitReady(text: string, timeoutMs: number, abort: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.log().includes(text)) {
+      if (abort.aborted) throw new Error(`stopped while ${this.name} was starting`);
       if (!this.running) throw new Error(`${this.name} exited: ${this.lastLine()}`);
       if (Date.now() > deadline) {
         throw new Error(`${this.name} not ready after ${timeoutMs / 1000} s: ${this.lastLine()}`);

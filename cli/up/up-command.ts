@@ -8,12 +8,14 @@ import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CollectorConfigError } from '../../collector/errors.js';
 import { ChildService } from './child-service.js';
 import { loadUpConfig } from './up-config.js';
 
 const CLI_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+/** chDB's first start and BPF loading take seconds on a small VM; a minute means broken. */
 const READY_TIMEOUT_MS = 60_000;
+/** SIGHUP too: closing the terminal must not leave the detached children running. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export async function runUpCommand(argv: string[]): Promise<number> {
   const config = loadUpConfig(argv);
@@ -23,6 +25,13 @@ export async function runUpCommand(argv: string[]): Promise<number> {
   const stopAll = async () => {
     for (const service of [...services].reverse()) await service.stop();
   };
+  // From the first moment: Ctrl-C during startup must stop what has started too.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  const stopped = new Promise<void>((resolve) =>
+    stop.signal.addEventListener('abort', () => resolve()),
+  );
 
   try {
     let natsUrl = config.nats.join(',');
@@ -39,7 +48,7 @@ export async function runUpCommand(argv: string[]): Promise<number> {
         join(logs, 'nats.log'),
       );
       services.push(nats);
-      await nats.waitReady('Server is ready', READY_TIMEOUT_MS);
+      await nats.waitReady('Server is ready', READY_TIMEOUT_MS, stop.signal);
     }
     const collector = ChildService.start(
       'collector',
@@ -57,7 +66,7 @@ export async function runUpCommand(argv: string[]): Promise<number> {
       join(logs, 'collector.log'),
     );
     services.push(collector);
-    await collector.waitReady('collector ready', READY_TIMEOUT_MS);
+    await collector.waitReady('collector ready', READY_TIMEOUT_MS, stop.signal);
     const agent = ChildService.start(
       'agent',
       process.execPath,
@@ -65,7 +74,7 @@ export async function runUpCommand(argv: string[]): Promise<number> {
       join(logs, 'agent.log'),
     );
     services.push(agent);
-    await agent.waitReady('capturing resets', READY_TIMEOUT_MS);
+    await agent.waitReady('capturing resets', READY_TIMEOUT_MS, stop.signal);
 
     const server = config.listen === '127.0.0.1:7470' ? '' : ` --server ${config.listen}`;
     console.log(`rstscope is up on ${hostname()}:
@@ -77,7 +86,7 @@ Query:  rstscope sql${server} "SELECT ts, host, direction, reason, remote_addr, 
 Ctrl-C stops everything.`);
 
     const died = await Promise.race([
-      signalled().then(() => undefined),
+      stopped.then(() => undefined),
       ...services.map((s) => s.died.then(() => s)),
     ]);
     if (died) {
@@ -89,13 +98,17 @@ Ctrl-C stops everything.`);
     console.error('rstscope up: stopping the agent, the collector and NATS');
     return 0;
   } catch (error) {
-    if (error instanceof CollectorConfigError) throw error;
+    if (stop.signal.aborted) {
+      console.error('rstscope up: stopped during startup');
+      return 0;
+    }
     const failed = services.find((s) => !s.running) ?? services[services.length - 1];
     const where = failed ? ` (see ${failed.logFile})` : '';
     console.error(`rstscope up: ${(error as Error).message}${where}`);
     return 1;
   } finally {
     await stopAll();
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
 }
 
@@ -120,12 +133,5 @@ function listening(host: string, port: number): Promise<boolean> {
       resolve(true);
     });
     socket.once('error', () => resolve(false));
-  });
-}
-
-function signalled(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
   });
 }

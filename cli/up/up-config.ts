@@ -3,9 +3,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseNatsServers } from '../../agent/config.js';
 import { DEFAULT_DATA_DIR, DEFAULT_QUERY_LISTEN } from '../../collector/config.js';
-import { CollectorConfigError } from '../../collector/errors.js';
 
 export const DEFAULT_NATS_LISTEN = '127.0.0.1:4222';
+
+export class UpConfigError extends Error {
+  override name = 'UpConfigError';
+}
 
 export interface UpConfig {
   /** Everything lives here: nats/, clickhouse/, logs/ (default /var/lib/rstscope). */
@@ -49,11 +52,11 @@ export function loadUpConfig(argv: string[]): UpConfig {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new CollectorConfigError(`${(err as Error).message}; see 'rstscope up --help'`);
+    throw new UpConfigError(`${(err as Error).message}; see 'rstscope up --help'`);
   }
   const m = /^([0-9.]+|localhost):(\d{1,5})$/.exec(values['nats-listen']);
   if (!m || Number(m[2]) > 65535) {
-    throw new CollectorConfigError(
+    throw new UpConfigError(
       `--nats-listen ${values['nats-listen']}: expected IPv4:PORT, e.g. ${DEFAULT_NATS_LISTEN}`,
     );
   }
@@ -63,7 +66,7 @@ export function loadUpConfig(argv: string[]): UpConfig {
   try {
     nats = parseNatsServers(values.nats);
   } catch (err) {
-    throw new CollectorConfigError((err as Error).message);
+    throw new UpConfigError((err as Error).message);
   }
   return {
     dataDir: resolve(values['data-dir']),

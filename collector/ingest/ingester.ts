@@ -62,6 +62,7 @@ export interface IngestCounters {
   refused: Partial<Record<RefusalKind | 'insert_refused', number>>;
 }
 
+/** A failed insert's messages come back after this: short, as JetStream keeps them safe. */
 const RETRY_DELAY_MS = 2_000;
 
 export class Ingester {

@@ -128,9 +128,7 @@ export function readResetBatchTsv(bytes: Uint8Array): ReadResult {
 /** The event's fields as TSV cells by field number; unset optional fields stay null. */
 function readEvent(reader: protobuf.Reader, length: number): (string | null)[] {
   const end = reader.pos + length;
-  const values: (string | null)[] = FIELDS.map((spec) =>
-    spec && !spec.optional ? zero(spec) : null,
-  );
+  const values = UNSET.slice();
   while (reader.pos < end) {
     const tag = reader.uint32();
     const spec = FIELDS[tag >>> 3];
