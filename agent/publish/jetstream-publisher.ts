@@ -17,6 +17,8 @@ import { Backoff } from './backoff.js';
 /** Publishes awaiting their ack at once: enough to hide the round trip. */
 const IN_FLIGHT = 8;
 const PUBLISH_TIMEOUT_MS = 5_000;
+/** Errors no retry can fix: the message is too big for the server or the stream. */
+const PERMANENT_REFUSAL = /max_payload size exceeded|message size exceeds maximum/i;
 
 export interface PublisherOptions {
   servers: string[];
@@ -164,6 +166,12 @@ export class JetStreamPublisher {
       return true;
     } catch (error) {
       this.noteFailure(error);
+      // A batch the server will never take (larger than its max_payload or the
+      // stream's max_msg_size) would block the outbox for ever: drop it, counted.
+      if (PERMANENT_REFUSAL.test(String(error))) {
+        this.outbox.drop(batch);
+        return true;
+      }
       // The stream may have been deleted under us: look again before the next try.
       if (/stream not found|no responders/i.test(String(error))) this.streamReady = false;
       return false;

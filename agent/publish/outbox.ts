@@ -51,6 +51,14 @@ export class Outbox {
     this.queuedEvents -= batch.events;
   }
 
+  /** Drops one queued batch the server refused for good, counted as dropped. */
+  drop(batch: EncodedBatch): void {
+    if (!this.queue.includes(batch)) return;
+    this.remove(batch);
+    this.droppedEvents += batch.events;
+    this.droppedBatches += 1;
+  }
+
   /** Drops everything still queued (the agent is stopping), counted as dropped. */
   discardAll(): void {
     this.droppedEvents += this.queuedEvents;
