@@ -2,6 +2,7 @@
 // one loader that validates flags and environment.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { NATS_URL_FORM, splitNatsServers } from '../proto/nats-topology.js';
 import { AgentConfigError } from './errors.js';
 import { DEFAULT_BATCH_MAX_DELAY_MS } from './publish/batch-builder.js';
 import { DEFAULT_OUTBOX_MAX_BYTES } from './publish/outbox.js';
@@ -93,7 +94,10 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
       `--host ${host}: expected a DNS-style name (letters, digits, . _ -)`,
     );
   }
-  const nats = parseNatsServers(values.nats ?? env.RSTSCOPE_NATS);
+  const { servers: nats, invalid } = splitNatsServers(values.nats ?? env.RSTSCOPE_NATS ?? '');
+  if (invalid !== undefined) {
+    throw new AgentConfigError(`--nats ${invalid}: expected ${NATS_URL_FORM}`);
+  }
   const bufferKb = Number(values['buffer-kb']);
   if (!Number.isInteger(bufferKb) || bufferKb < 1) {
     throw new AgentConfigError(
@@ -116,32 +120,4 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     loaderPath: env.RSTSCOPE_LOADER ? resolve(env.RSTSCOPE_LOADER) : DEFAULT_LOADER_PATH,
     assumeNoReason: values['assume-no-reason'],
   };
-}
-
-/** nats://host:port, tls://host:port or host:port, comma-separated. */
-export function parseNatsServers(spec: string | undefined): string[] {
-  if (!spec) return [];
-  const servers = spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const server of servers) {
-    const url = server.includes('://') ? server : `nats://${server}`;
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    if (
-      !parsed ||
-      !['nats:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol) ||
-      !parsed.hostname
-    ) {
-      throw new AgentConfigError(
-        `--nats ${server}: expected nats://HOST:PORT (or tls://HOST:PORT)`,
-      );
-    }
-  }
-  return servers;
 }

@@ -12,6 +12,7 @@ import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { RSTSCOPE_BIN } from '../test/lab/agent-runner.js';
 import { Lab } from '../test/lab/lab.js';
+import { cpuSeconds } from './proc-stats.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' } },
@@ -19,7 +20,6 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const RUNS = Number(values.runs);
 const CLOSED_PORT = 9;
-const CLK_TCK = 100;
 
 /** hping3 interval per target rate; 0 = --flood, as fast as it goes. */
 const RATES: ReadonlyArray<[string, number]> = [
@@ -50,15 +50,6 @@ function processTree(pid: number): number[] {
       .map(Number),
   );
   return [pid, ...children.flatMap(processTree)];
-}
-
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-  }
-  return ticks / CLK_TCK;
 }
 
 function peakRssMiB(pids: number[]): number {

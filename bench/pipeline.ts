@@ -11,7 +11,6 @@
 // Median of --runs runs.
 //
 //   node dist/bench/pipeline.js [--events 200000] [--runs 3] [--seconds 30]
-import { readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -25,6 +24,7 @@ import { Lab } from '../test/lab/lab.js';
 import { NatsServer } from '../test/lab/nats-server.js';
 import { synStorm } from '../test/lab/scenarios.js';
 import { countRows, queryRows } from '../test/lab/stored-resets.js';
+import { cpuSeconds } from './proc-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,15 +36,9 @@ const { values } = parseArgs({
 const EVENTS = Number(values.events);
 const RUNS = Number(values.runs);
 const SECONDS = Number(values.seconds);
-const CLK_TCK = 100;
 const log = pino({ level: 'warn' }, pino.destination(2));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 function syntheticEvent(i: number, nowNs: bigint): ResetEvent {
   return {
@@ -164,15 +158,15 @@ async function throughputRun(): Promise<Throughput> {
   try {
     const publishing = newPublishing(nats.url);
     publishing.start();
-    const cpu0 = cpuSeconds(collector.child.pid!);
-    const nats0 = cpuSeconds(nats.pid);
+    const cpu0 = cpuSeconds([collector.child.pid!]);
+    const nats0 = cpuSeconds([nats.pid]);
     const own0 = process.cpuUsage();
     const started = Date.now();
     await feed(publishing);
     await waitForAllRows(collector, started);
     const seconds = (Date.now() - started) / 1000;
-    const cpu = cpuSeconds(collector.child.pid!) - cpu0;
-    const natsCpu = cpuSeconds(nats.pid) - nats0;
+    const cpu = cpuSeconds([collector.child.pid!]) - cpu0;
+    const natsCpu = cpuSeconds([nats.pid]) - nats0;
     const own = process.cpuUsage(own0);
     await publishing.stop();
     await collector.stop();
@@ -208,10 +202,10 @@ async function drainRun(): Promise<{ eventsPerS: number; rowsPerInsert: number; 
     });
     try {
       const started = Date.now();
-      const cpu0 = cpuSeconds(collector.child.pid!);
+      const cpu0 = cpuSeconds([collector.child.pid!]);
       await waitForAllRows(collector, started);
       const seconds = (Date.now() - started) / 1000;
-      const cpu = cpuSeconds(collector.child.pid!) - cpu0;
+      const cpu = cpuSeconds([collector.child.pid!]) - cpu0;
       await collector.stop();
       const counters = insertCounters(collector);
       return {

@@ -2,18 +2,23 @@
 // loader that validates flags and environment.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DURABLE, MAX_MESSAGE_BYTES } from '../proto/nats-topology.js';
+import {
+  DEFAULT_DURABLE,
+  MAX_MESSAGE_BYTES,
+  NATS_URL_FORM,
+  splitNatsServers,
+} from '../proto/nats-topology.js';
 import { CollectorConfigError } from './errors.js';
 import { DEFAULT_INGEST_LIMITS } from './ingest/ingester.js';
 import type { IngestLimits } from './ingest/ingester.js';
 import { DEFAULT_ACK_WAIT_MS } from './nats-intake.js';
+import { HOST_PORT_FORM, parseHostPort } from './query/host-port.js';
 import { DEFAULT_QUERY_ADDRESS } from './query/query-limits.js';
 import { DEFAULT_DATABASE, DEFAULT_RETENTION_DAYS, DEFAULT_USER } from './storage/open-storage.js';
 import type { StorageOptions } from './storage/storage.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATA_DIR = '/var/lib/rstscope';
-export const DEFAULT_QUERY_LISTEN = DEFAULT_QUERY_ADDRESS;
 
 export interface CollectorConfig {
   /** NATS servers (default nats://127.0.0.1:4222; env RSTSCOPE_NATS). */
@@ -43,7 +48,7 @@ export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--
 Stores every reset the agents publish on NATS JetStream in ClickHouse, and serves
 read-only queries over gRPC.
   --nats URL          NATS servers (default ${DEFAULT_NATS_URL}; env RSTSCOPE_NATS)
-  --listen HOST:PORT  gRPC query service (default ${DEFAULT_QUERY_LISTEN})
+  --listen HOST:PORT  gRPC query service (default ${DEFAULT_QUERY_ADDRESS})
   --data-dir DIR      embedded ClickHouse (chDB) data under DIR/clickhouse, used when no
                       --clickhouse-url is given (default ${DEFAULT_DATA_DIR})
   --clickhouse-url URL  a ClickHouse server, http(s)://HOST:PORT (env CLICKHOUSE_URL);
@@ -63,7 +68,7 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
       args: argv,
       options: {
         nats: { type: 'string' },
-        listen: { type: 'string', default: DEFAULT_QUERY_LISTEN },
+        listen: { type: 'string', default: DEFAULT_QUERY_ADDRESS },
         'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
         'clickhouse-url': { type: 'string' },
         'clickhouse-user': { type: 'string' },
@@ -144,24 +149,18 @@ function positiveInt(flag: string, text: string, max: number): number {
   return n;
 }
 
+/** The same rule the query server listens by, checked at startup. */
 function hostPort(flag: string, text: string): string {
-  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
-  if (!m || Number(m[2]) > 65535) {
-    throw new CollectorConfigError(`${flag} ${text}: expected HOST:PORT, e.g. 127.0.0.1:7470`);
+  if (!parseHostPort(text)) {
+    throw new CollectorConfigError(`${flag} ${text}: expected ${HOST_PORT_FORM}`);
   }
   return text;
 }
 
 function natsServers(spec: string): string[] {
-  const servers = spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const server of servers) {
-    if (!/^((nats|tls):\/\/)?[^\s/]+:\d+$/.test(server)) {
-      throw new CollectorConfigError(`--nats ${server}: expected nats://HOST:PORT`);
-    }
+  const { servers, invalid } = splitNatsServers(spec);
+  if (invalid !== undefined || !servers.length) {
+    throw new CollectorConfigError(`--nats ${invalid ?? spec}: expected ${NATS_URL_FORM}`);
   }
-  if (!servers.length) throw new CollectorConfigError('--nats: expected nats://HOST:PORT');
   return servers;
 }

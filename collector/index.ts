@@ -3,7 +3,6 @@ export {
   COLLECTOR_USAGE,
   DEFAULT_DATA_DIR,
   DEFAULT_NATS_URL,
-  DEFAULT_QUERY_LISTEN,
   loadCollectorConfig,
 } from './config.js';
 export type { CollectorConfig } from './config.js';

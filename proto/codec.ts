@@ -6,6 +6,11 @@ import { descriptor } from './generated/schema.js';
 
 const root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
 
+/** A message type of the descriptor, for code that reads its bytes directly. */
+export function messageType(typeName: string): protobuf.Type {
+  return root.lookupType(typeName);
+}
+
 // How decoded messages look: what the generated interfaces promise.
 const TO_OBJECT: protobuf.IConversionOptions = {
   longs: String,

@@ -71,3 +71,26 @@ export function hostOfSubject(subject: string): string | undefined {
 export function batchId(host: string, bootId: string, runId: string, seq: string): string {
   return `${host}/${bootId}/${runId}/${seq}`;
 }
+
+/**
+ * "nats://a:4222,tls://b:4222" → the servers, and the first one that is not a NATS
+ * URL (nats://, tls://, ws://, wss:// or a bare HOST:PORT), for the caller to refuse
+ * with its own error.
+ */
+export function splitNatsServers(spec: string): { servers: string[]; invalid?: string } {
+  const servers = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const invalid = servers.find((server) => {
+    try {
+      const url = new URL(server.includes('://') ? server : `nats://${server}`);
+      return !['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol) || !url.hostname;
+    } catch {
+      return true;
+    }
+  });
+  return invalid === undefined ? { servers } : { servers, invalid };
+}
+
+export const NATS_URL_FORM = 'nats://HOST:PORT (or tls://HOST:PORT)';

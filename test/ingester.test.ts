@@ -64,6 +64,27 @@ function message(seq: number, ports: number[], redelivered: boolean) {
   return { m, acks };
 }
 
+function ingesterOn(store: Storage): Ingester {
+  return new Ingester(
+    store,
+    noDeadLetters,
+    { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
+    1 << 20,
+    log,
+  );
+}
+
+/** The real store with some of its methods replaced (a class instance cannot be spread). */
+function storageWith(overrides: Partial<Pick<Storage, 'insert' | 'insertTsv'>>): Storage {
+  return new Proxy(storage, {
+    get(target, name, receiver) {
+      if (name in overrides) return overrides[name as keyof typeof overrides];
+      const value: unknown = Reflect.get(target, name, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 const count = async () =>
   Number(
     (
@@ -75,13 +96,7 @@ const count = async () =>
 
 describe('ingester', () => {
   it('acks after the insert, and a redelivered batch adds no duplicate rows', async () => {
-    const ingester = new Ingester(
-      storage,
-      noDeadLetters,
-      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
-      1 << 20,
-      log,
-    );
+    const ingester = ingesterOn(storage);
     const first = message(1, [1, 2, 3], false);
     await ingester.add(first.m);
     expect(first.acks).toEqual([]); // not before the insert
@@ -102,13 +117,7 @@ describe('ingester', () => {
   });
 
   it('a second delivery that arrives while the first is still in hand is stored once, both acked', async () => {
-    const ingester = new Ingester(
-      storage,
-      noDeadLetters,
-      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
-      1 << 20,
-      log,
-    );
+    const ingester = ingesterOn(storage);
     const first = message(5, [6, 7], false);
     const copy = message(5, [6, 7], true);
     await ingester.add(first.m);
@@ -122,28 +131,16 @@ describe('ingester', () => {
   it('an insert that committed but reported failure is not stored twice by the retry', async () => {
     let first = true;
     // The server stored the rows, then the client gave up (a timeout): it throws.
-    const flaky = new Proxy(storage, {
-      get(target, name, receiver) {
-        if (name === 'insertTsv') {
-          return async (...args: Parameters<Storage['insertTsv']>) => {
-            await target.insertTsv(...args);
-            if (first) {
-              first = false;
-              throw new Error('timeout after commit');
-            }
-          };
+    const flaky = storageWith({
+      insertTsv: async (...args) => {
+        await storage.insertTsv(...args);
+        if (first) {
+          first = false;
+          throw new Error('timeout after commit');
         }
-        const value: unknown = Reflect.get(target, name, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const ingester = new Ingester(
-      flaky,
-      noDeadLetters,
-      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
-      1 << 20,
-      log,
-    );
+    const ingester = ingesterOn(flaky);
     const a = message(20, [20, 21], false);
     const b = message(21, [22], false);
     await ingester.add(a.m);
@@ -155,22 +152,11 @@ describe('ingester', () => {
 
   it('naks, never acks, when the store refuses the insert', async () => {
     // The real store, except that every insert fails (what a full disk looks like).
-    const failing = new Proxy(storage, {
-      get(target, name, receiver) {
-        if (name === 'insert' || name === 'insertTsv') {
-          return () => Promise.reject(new Error('disk full'));
-        }
-        const value: unknown = Reflect.get(target, name, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const failing = storageWith({
+      insert: () => Promise.reject(new Error('disk full')),
+      insertTsv: () => Promise.reject(new Error('disk full')),
     });
-    const ingester = new Ingester(
-      failing,
-      noDeadLetters,
-      { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
-      1 << 20,
-      log,
-    );
+    const ingester = ingesterOn(failing);
     const one = message(3, [5], false);
     await ingester.add(one.m);
     await ingester.close();

@@ -4,6 +4,23 @@ import type { WireResetEvent } from '../../proto/index.js';
 import { timestampNs } from '../../proto/timestamps.js';
 import type { ResetEvent } from '../reset-event.js';
 
+/** The fields that may be unknown (null in the record, proto3 `optional` on the wire). */
+const NULLABLE_FIELDS = [
+  'drop_reason',
+  'last_sent_ms',
+  'last_recv_ms',
+  'conn_age_ms',
+  'trigger_flags',
+  'trigger_seq',
+  'trigger_ack',
+  'rst_ttl',
+  'rst_ip_id',
+  'rst_seq',
+  'rst_ack',
+  'rst_window',
+  'peer_ttl',
+] as const satisfies readonly (keyof ResetEvent & keyof WireResetEvent)[];
+
 export function toWireEvent(e: ResetEvent): WireResetEvent {
   const wire: WireResetEvent = {
     ts_unix_ns: timestampNs(e.ts).toString(),
@@ -42,18 +59,7 @@ export function toWireEvent(e: ResetEvent): WireResetEvent {
     linger_s: e.linger_s,
   };
   // proto3 optional: only what is known goes on the wire, so null survives the trip.
-  if (e.drop_reason !== null) wire.drop_reason = e.drop_reason;
-  if (e.last_sent_ms !== null) wire.last_sent_ms = e.last_sent_ms;
-  if (e.last_recv_ms !== null) wire.last_recv_ms = e.last_recv_ms;
-  if (e.conn_age_ms !== null) wire.conn_age_ms = e.conn_age_ms;
-  if (e.trigger_flags !== null) wire.trigger_flags = e.trigger_flags;
-  if (e.trigger_seq !== null) wire.trigger_seq = e.trigger_seq;
-  if (e.trigger_ack !== null) wire.trigger_ack = e.trigger_ack;
-  if (e.rst_ttl !== null) wire.rst_ttl = e.rst_ttl;
-  if (e.rst_ip_id !== null) wire.rst_ip_id = e.rst_ip_id;
-  if (e.rst_seq !== null) wire.rst_seq = e.rst_seq;
-  if (e.rst_ack !== null) wire.rst_ack = e.rst_ack;
-  if (e.rst_window !== null) wire.rst_window = e.rst_window;
-  if (e.peer_ttl !== null) wire.peer_ttl = e.peer_ttl;
+  const optional = wire as unknown as Record<string, unknown>;
+  for (const key of NULLABLE_FIELDS) if (e[key] !== null) optional[key] = e[key];
   return wire;
 }

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_QUERY_ADDRESS } from '../../collector/query/query-limits.js';
 import { ChildService } from './child-service.js';
 import { loadUpConfig } from './up-config.js';
 
@@ -76,7 +77,7 @@ export async function runUpCommand(argv: string[]): Promise<number> {
     services.push(agent);
     await agent.waitReady('capturing resets', READY_TIMEOUT_MS, stop.signal);
 
-    const server = config.listen === '127.0.0.1:7470' ? '' : ` --server ${config.listen}`;
+    const server = config.listen === DEFAULT_QUERY_ADDRESS ? '' : ` --server ${config.listen}`;
     console.log(`rstscope is up on ${hostname()}:
   NATS JetStream  ${natsUrl}${config.nats.length ? '' : `  (store ${join(config.dataDir, 'nats')})`}
   collector       ClickHouse (chDB) in ${join(config.dataDir, 'clickhouse')}; queries on ${config.listen}

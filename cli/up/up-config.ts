@@ -1,8 +1,9 @@
 // `rstscope up` settings: one type, documented defaults, validated flags.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseNatsServers } from '../../agent/config.js';
-import { DEFAULT_DATA_DIR, DEFAULT_QUERY_LISTEN } from '../../collector/config.js';
+import { NATS_URL_FORM, splitNatsServers } from '../../proto/nats-topology.js';
+import { DEFAULT_DATA_DIR } from '../../collector/config.js';
+import { DEFAULT_QUERY_ADDRESS } from '../../collector/query/query-limits.js';
 
 export const DEFAULT_NATS_LISTEN = '127.0.0.1:4222';
 
@@ -31,7 +32,7 @@ the collector on embedded ClickHouse (chDB), and the agent. Ctrl-C stops it all.
   --data-dir DIR        NATS store, ClickHouse data and logs (default ${DEFAULT_DATA_DIR})
   --nats URL            use this NATS instead of starting nats-server
   --nats-listen H:P     where the started nats-server listens (default ${DEFAULT_NATS_LISTEN})
-  --listen H:P          the collector's query service (default ${DEFAULT_QUERY_LISTEN})
+  --listen H:P          the collector's query service (default ${DEFAULT_QUERY_ADDRESS})
   --netns NS            the agent covers only these namespaces (repeatable)
   --host NAME           host name in the records (default: the host name)`;
 
@@ -44,7 +45,7 @@ export function loadUpConfig(argv: string[]): UpConfig {
         'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
         nats: { type: 'string' },
         'nats-listen': { type: 'string', default: DEFAULT_NATS_LISTEN },
-        listen: { type: 'string', default: DEFAULT_QUERY_LISTEN },
+        listen: { type: 'string', default: DEFAULT_QUERY_ADDRESS },
         netns: { type: 'string', multiple: true, default: [] },
         host: { type: 'string' },
       },
@@ -62,12 +63,9 @@ export function loadUpConfig(argv: string[]): UpConfig {
   }
   const agentArgs = values.netns.flatMap((ns) => ['--netns', ns]);
   if (values.host) agentArgs.push('--host', values.host);
-  let nats: string[];
-  try {
-    nats = parseNatsServers(values.nats);
-  } catch (err) {
-    throw new UpConfigError((err as Error).message);
-  }
+  const { servers: nats, invalid } = splitNatsServers(values.nats ?? '');
+  if (invalid !== undefined)
+    throw new UpConfigError(`--nats ${invalid}: expected ${NATS_URL_FORM}`);
   return {
     dataDir: resolve(values['data-dir']),
     nats,

@@ -5,11 +5,10 @@
 // insert names explicitly, so the table's own column order does not matter.
 import { isIP } from 'node:net';
 import protobuf from 'protobufjs';
-import { descriptor } from '../../proto/generated/schema.js';
+import { messageType } from '../../proto/codec.js';
 import { batchId } from '../../proto/nats-topology.js';
 
-const root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
-const EVENT = root.lookupType('rstscope.v1.ResetEvent');
+const EVENT = messageType('rstscope.v1.ResetEvent');
 
 interface FieldSpec {
   name: string;

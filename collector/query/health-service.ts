@@ -32,24 +32,8 @@ export interface HealthOptions {
   probeIntervalMs?: number;
 }
 
-// proto/codec.ts hands plain objects to protobufjs as they are, and protobufjs
-// writes an enum given by name as 0 (UNKNOWN). The numbers are fixed by the
-// health-checking standard, so the status becomes its number just before encoding.
-const SERVING_STATUS_NUMBER: Record<ServingStatus, number> = {
-  UNKNOWN: 0,
-  SERVING: 1,
-  NOT_SERVING: 2,
-  SERVICE_UNKNOWN: 3,
-};
-
 export function healthServiceDefinition(): ServiceDefinition {
-  const definition = grpcServiceDefinition(HEALTH_SERVICE_NAME);
-  for (const method of Object.values(definition)) {
-    const encode = method.responseSerialize;
-    method.responseSerialize = (value) =>
-      encode({ status: SERVING_STATUS_NUMBER[(value as HealthCheckResponse).status] });
-  }
-  return definition as ServiceDefinition;
+  return grpcServiceDefinition(HEALTH_SERVICE_NAME) as ServiceDefinition;
 }
 
 type WatchCall = ServerWritableStream<HealthCheckRequest, HealthCheckResponse>;
