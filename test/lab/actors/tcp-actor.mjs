@@ -9,6 +9,9 @@
 //   unread   never read; close --wait-ms after accepting (unread data → RST)
 //   linger0  on the first data, abort with SO_LINGER {1, 0}
 //   close    read, then close normally --wait-ms after the first data
+//   echo     read, and write every chunk back (the client receives segments)
+// stdin commands for serve: "abort [PORT]" aborts with SO_LINGER {1, 0} every
+// open connection, or only the one from remote port PORT ("aborted" per connection).
 // stdin commands for connect: "send N", "end", "destroy", "reset".
 import net from 'node:net';
 import { createInterface } from 'node:readline';
@@ -34,8 +37,16 @@ const waitMs = Number(opt['wait-ms']);
 
 function serve() {
   const pause = opt.mode === 'unread';
+  const open = new Set();
   const server = net.createServer({ pauseOnConnect: pause, allowHalfOpen: true }, (sock) => {
-    say('accepted', { remote_address: sock.remoteAddress, remote_port: sock.remotePort });
+    say('accepted', {
+      remote_address: sock.remoteAddress,
+      remote_port: sock.remotePort,
+      local_address: sock.localAddress,
+      local_port: sock.localPort,
+    });
+    open.add(sock);
+    sock.on('close', () => open.delete(sock));
     sock.on('error', (err) => say('error', { code: err.code }));
     if (opt.mode === 'unread') {
       setTimeout(() => sock.destroy(), waitMs);
@@ -44,6 +55,7 @@ function serve() {
     let first = true;
     sock.on('data', (chunk) => {
       say('data', { bytes: chunk.length });
+      if (opt.mode === 'echo') sock.write(chunk);
       if (!first) return;
       first = false;
       if (opt.mode === 'linger0') sock.resetAndDestroy();
@@ -53,6 +65,16 @@ function serve() {
   server.listen(Number(opt.port), opt.host, () =>
     say('listening', { port: server.address().port }),
   );
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd !== 'abort') return;
+    for (const sock of open) {
+      if (arg !== undefined && sock.remotePort !== Number(arg)) continue;
+      const remotePort = sock.remotePort;
+      sock.resetAndDestroy();
+      say('aborted', { remote_port: remotePort });
+    }
+  });
 }
 
 function connect() {
