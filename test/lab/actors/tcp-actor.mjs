@@ -2,7 +2,7 @@
 // Prints one JSON object per event on stdout; takes commands on stdin.
 //
 //   serve   --port P [--host H] [--mode hold|unread|linger0|close] [--wait-ms N] [--title T]
-//   connect --host H --port P [--title T]
+//   connect --host H --port P [--local-port L] [--title T]
 //
 // serve modes, per accepted connection:
 //   hold     keep it open and read (default)
@@ -26,6 +26,7 @@ const { values: opt } = parseArgs({
     mode: { type: 'string', default: 'hold' },
     'wait-ms': { type: 'string', default: '300' },
     title: { type: 'string' },
+    'local-port': { type: 'string' },
   },
 });
 // The title becomes the process's comm, which the reset records carry.
@@ -78,7 +79,13 @@ function serve() {
 }
 
 function connect() {
-  const sock = net.connect({ host: opt.host, port: Number(opt.port), allowHalfOpen: true });
+  const sock = net.connect({
+    host: opt.host,
+    port: Number(opt.port),
+    allowHalfOpen: true,
+    // A fixed source port names a flow whose connect fails (no "connected" event).
+    ...(opt['local-port'] ? { localPort: Number(opt['local-port']) } : {}),
+  });
   sock.on('connect', () =>
     say('connected', { local_address: sock.localAddress, local_port: sock.localPort }),
   );
