@@ -1,0 +1,64 @@
+// The diagnosis views, in dependency order, and their installation. Views hold
+// no data, so they are not migrations: every start replaces them with the
+// definitions of the running version.
+import { AGENT_COVERAGE_VIEW } from './coverage-view.js';
+import { RESET_CAUSES_VIEW } from './cause-view.js';
+import { RESET_EVIDENCE_VIEW } from './evidence-view.js';
+import { RESET_PAIRS_VIEW } from './flow-matching.js';
+import { FLOWS_VIEW, INJECTED_RESETS_VIEW } from './flow-views.js';
+import { MIDDLEBOXES_VIEW } from './middlebox-view.js';
+
+export interface ViewDefinition {
+  name: string;
+  comment: string;
+  select: string;
+}
+
+export const DIAGNOSIS_VIEWS: readonly ViewDefinition[] = [
+  {
+    name: 'reset_evidence',
+    comment: 'Each reset with what its own row tells: hop distances, idle period, matching keys',
+    select: RESET_EVIDENCE_VIEW,
+  },
+  {
+    name: 'agent_coverage',
+    comment: 'Which host watched which address, from when to when (from heartbeats)',
+    select: AGENT_COVERAGE_VIEW,
+  },
+  {
+    name: 'reset_pairs',
+    comment: 'Received resets matched to the sent reset at the other end of the flow',
+    select: RESET_PAIRS_VIEW,
+  },
+  {
+    name: 'reset_causes',
+    comment: 'One row per reset: origin, cause and evidence',
+    select: RESET_CAUSES_VIEW,
+  },
+  { name: 'flows', comment: 'Both ends of each reset flow side by side', select: FLOWS_VIEW },
+  {
+    name: 'injected_resets',
+    comment: 'Resets no endpoint stack sent',
+    select: INJECTED_RESETS_VIEW,
+  },
+  {
+    name: 'middleboxes',
+    comment: 'Injected resets grouped by path: middlebox fingerprints',
+    select: MIDDLEBOXES_VIEW,
+  },
+];
+
+/** CREATE OR REPLACE VIEW for one definition. */
+export function viewDdl(view: ViewDefinition, database?: string): string {
+  const name = database ? `${database}.${view.name}` : view.name;
+  return `CREATE OR REPLACE VIEW ${name} AS ${view.select.trim()}\nCOMMENT '${view.comment.replace(/'/g, "\\'")}'`;
+}
+
+export interface CommandRunner {
+  command(sql: string): Promise<void>;
+}
+
+/** Replaces every diagnosis view; idempotent, and safe for collectors starting at once. */
+export async function installDiagnosisViews(runner: CommandRunner): Promise<void> {
+  for (const view of DIAGNOSIS_VIEWS) await runner.command(viewDdl(view));
+}

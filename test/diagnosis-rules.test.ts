@@ -1,0 +1,400 @@
+// The diagnosis views' rules on hand-made rows in real ClickHouse (chDB): each
+// row has the shape the agent records for that kind of reset on this kernel, so
+// every rule is exercised without a lab. The lab proves the same on real resets
+// (diagnosis.test.ts).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installDiagnosisViews } from '../collector/diagnosis/views.js';
+import {
+  DEFAULT_DATABASE,
+  DEFAULT_PASSWORD,
+  DEFAULT_USER,
+  openStorage,
+} from '../collector/storage/open-storage.js';
+import type { Row, Storage } from '../collector/storage/storage.js';
+
+let dir = '';
+let storage: Storage;
+let seq = 0;
+const T0 = Date.parse('2026-11-21T10:00:00Z');
+
+const ts = (ms: number) => new Date(T0 + ms).toISOString().replace('T', ' ').replace('Z', '');
+const v4 = (a: string) => `::ffff:${a}`;
+
+/** A reset row with the columns every row has; scenarios override the rest. */
+function reset(fields: Row): Row {
+  seq++;
+  return {
+    boot_id: 'b',
+    accepted: true,
+    family: 'ipv4',
+    netns: 1,
+    prev_state: 'ESTABLISHED',
+    pid_source: 'none',
+    comm: '',
+    reason: 'UNKNOWN',
+    batch_id: `${String(fields.host)}/b/1/${seq}`,
+    batch_index: 0,
+    ...fields,
+  };
+}
+
+function heartbeat(host: string, addresses: string[], fromMs: number, toMs: number): Row {
+  return {
+    ts: ts(toMs),
+    host,
+    boot_id: 'b',
+    run_id: 1,
+    agent_version: 't',
+    kernel_release: 't',
+    addresses: addresses.map(v4),
+    netns: [1],
+    netns_names: [''],
+    all_netns: false,
+    covered_from: ts(fromMs),
+    interval_s: 10,
+  };
+}
+
+async function causes(where: string, order = 'ts, direction'): Promise<Row[]> {
+  return storage.query(`SELECT * FROM reset_causes WHERE ${where} ORDER BY ${order}`);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rstscope-rules-'));
+  storage = await openStorage({
+    dataDir: join(dir, 'data'),
+    database: DEFAULT_DATABASE,
+    user: DEFAULT_USER,
+    password: DEFAULT_PASSWORD,
+    retentionDays: 14,
+  });
+  await storage.migrate();
+  await storage.command(
+    'ALTER TABLE resets ADD COLUMN IF NOT EXISTS survived_idle_ms Nullable(UInt32) AFTER last_recv_ms',
+  );
+  await installDiagnosisViews(storage);
+});
+
+afterAll(async () => {
+  await storage?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('diagnosis rules', () => {
+  it('closed port: the two ends match on the RST numbers, both closed_port, origin peer', async () => {
+    await storage.insert('agents', [
+      heartbeat('cli', ['10.1.0.2'], -60_000, 60_000),
+      heartbeat('srv', ['10.2.0.2'], -60_000, 60_000),
+    ]);
+    await storage.insert('resets', [
+      reset({
+        ts: ts(1000),
+        host: 'srv',
+        direction: 'sent',
+        reason: 'NO_SOCKET',
+        state: 'CLOSE',
+        local_addr: v4('10.2.0.2'),
+        local_port: 7001,
+        remote_addr: v4('10.1.0.2'),
+        remote_port: 40001,
+        trigger_flags: 'SYN',
+        trigger_seq: 1000,
+        trigger_ack: 0,
+      }),
+      reset({
+        ts: ts(1001),
+        host: 'cli',
+        direction: 'received',
+        state: 'SYN_SENT',
+        local_addr: v4('10.1.0.2'),
+        local_port: 40001,
+        remote_addr: v4('10.2.0.2'),
+        remote_port: 7001,
+        sock_cookie: 5,
+        isn_local: 1000,
+        snd_una: 1000,
+        snd_nxt: 1001,
+        rst_ttl: 63,
+        rst_seq: 0,
+        rst_ack: 1001,
+      }),
+    ]);
+    const rows = await causes('local_port = 7001 OR remote_port = 7001');
+    expect(rows.map((r) => [r.direction, r.origin, r.cause, r.match_rule])).toEqual([
+      ['sent', 'local', 'closed_port', 'rst'],
+      ['received', 'peer', 'closed_port', 'rst'],
+    ]);
+    expect(rows[1]).toMatchObject({ hop_distance: 2, sender_host: 'srv', seq_exact: true });
+  });
+
+  it('a reset in SYN_SENT the watched server never sent: firewall_reject, injected, hop 1', async () => {
+    await storage.insert('resets', [
+      synSentReset({ ms: 2000, port: 7002, ttl: 64, remote: '10.2.0.2' }),
+      synSentReset({ ms: 2000, port: 7003, ttl: 61, remote: '10.9.9.9' }),
+    ]);
+    const [watched, unwatched] = await causes('remote_port IN (7002, 7003)', 'remote_port');
+    expect(watched).toMatchObject({
+      origin: 'injected',
+      cause: 'firewall_reject',
+      hop_distance: 1,
+      peer_watchers: ['srv'],
+      detail: 'injected 1 hop(s) from cli',
+    });
+    // Nobody watches 10.9.9.9: no verdict on the origin, the TTL evidence stays.
+    expect(unwatched).toMatchObject({
+      origin: 'unknown',
+      cause: 'closed_port',
+      rst_ttl: 61,
+      hop_distance: 4,
+      peer_watchers: [],
+    });
+  });
+
+  it('idle kills and a survived silence bracket the timeout and name known products', async () => {
+    await storage.insert('resets', [
+      // Flow A: survived 3 s of silence, then the server's application aborted it.
+      ...abortPair({ ms: 10_000, port: 7010, clientPort: 41010, survivedMs: 3000 }),
+      // Flows B and C: killed by the router when they resumed after 7 s and 9 s.
+      idleKill({ ms: 11_000, clientPort: 41011, idleMs: 7000 }),
+      idleKill({ ms: 12_000, clientPort: 41012, idleMs: 9000 }),
+    ]);
+    const rows = await causes("host = 'cli' AND remote_port = 7010");
+    expect(rows.map((r) => [r.local_port, r.origin, r.cause])).toEqual([
+      [41010, 'peer', 'app_abort_linger'],
+      [41011, 'injected', 'idle_timeout'],
+      [41012, 'injected', 'idle_timeout'],
+    ]);
+    expect(rows[1]).toMatchObject({ idle_ms: 7000, detail: 'after 7 s idle', hop_distance: 1 });
+    const [box] = await storage.query('SELECT * FROM middleboxes WHERE destination_port = 7010');
+    expect(box).toMatchObject({
+      source_host: 'cli',
+      destination_hosts: ['srv'],
+      kind: 'idle_kill',
+      hop_distance: 1,
+      rst_ttl: 64,
+      peer_ttl: 63,
+      resets: '2',
+      shortest_killed_idle_ms: 7000,
+      longest_killed_idle_ms: 9000,
+      longest_survived_idle_ms: 3000,
+      timeout_above_ms: 3000,
+      timeout_at_most_ms: 7000,
+      known_timeouts: [],
+    });
+  });
+
+  it('through SNAT the two ends see different tuples and still match as one flow', async () => {
+    await storage.insert(
+      'resets',
+      abortPair({ ms: 20_000, port: 7020, clientPort: 41020, natPort: 62020 }),
+    );
+    const [flow] = await storage.query('SELECT * FROM flows WHERE receiver_remote_port = 7020');
+    expect(flow).toMatchObject({
+      origin: 'peer',
+      cause: 'app_abort_linger',
+      match_rule: 'rst',
+      receiver_host: 'cli',
+      receiver_addr: v4('10.1.0.2'),
+      receiver_port: 41020,
+      sender_host: 'srv',
+      sender_remote_addr: v4('10.2.0.1'),
+      sender_remote_port: 62020,
+      sender_comm: 'server',
+    });
+  });
+
+  it('a host without state answering for an address another watched host holds: not_the_peer', async () => {
+    await storage.insert('agents', [
+      heartbeat('srv-a', ['10.3.0.2'], -60_000, 60_000),
+      heartbeat('impostor', ['10.3.0.2'], -60_000, 60_000),
+    ]);
+    await storage.insert('resets', [
+      reset({
+        ts: ts(30_000),
+        host: 'impostor',
+        direction: 'sent',
+        reason: 'NO_SOCKET',
+        state: 'CLOSE',
+        local_addr: v4('10.3.0.2'),
+        local_port: 7030,
+        remote_addr: v4('10.1.0.2'),
+        remote_port: 41030,
+        trigger_flags: 'PSH|ACK',
+        trigger_seq: 5000,
+        trigger_ack: 9000,
+      }),
+      established({
+        ms: 30_001,
+        remote: '10.3.0.2',
+        port: 7030,
+        clientPort: 41030,
+        rstSeq: 9000,
+        rstAck: 0,
+        ttl: 63,
+      }),
+    ]);
+    const rows = await causes('local_port = 7030 OR remote_port = 7030');
+    expect(rows.map((r) => [r.host, r.origin, r.cause])).toEqual([
+      ['impostor', 'local', 'not_the_peer'],
+      ['cli', 'injected', 'not_the_peer'],
+    ]);
+    expect(rows[1]).toMatchObject({
+      sender_host: 'impostor',
+      detail: 'impostor answered for 10.3.0.2, which srv-a holds',
+    });
+  });
+
+  it('without a kernel reason, the socket evidence names the cause', async () => {
+    const sent = (port: number, fields: Row) =>
+      reset({
+        ts: ts(40_000),
+        host: 'srv',
+        direction: 'sent',
+        reason: 'UNKNOWN',
+        state: 'CLOSE',
+        local_addr: v4('10.2.0.2'),
+        local_port: port,
+        remote_addr: v4('10.1.0.2'),
+        remote_port: 42000 + port,
+        ...fields,
+      });
+    await storage.insert('resets', [
+      sent(7040, { trigger_flags: 'SYN', trigger_seq: 1 }),
+      sent(7041, { sock_cookie: 9, unread_bytes: 1000, pid_source: 'context' }),
+      sent(7042, { sock_cookie: 9, linger_on: true, linger_s: 0, pid_source: 'context' }),
+      sent(7043, {
+        sock_cookie: 9,
+        prev_state: 'FIN_WAIT2',
+        trigger_flags: 'PSH|ACK',
+        trigger_seq: 7,
+        trigger_ack: 8,
+      }),
+      sent(7044, { sock_cookie: 0, trigger_flags: 'PSH|ACK', trigger_seq: 7, trigger_ack: 9 }),
+      sent(7045, {
+        sock_cookie: 9,
+        state: 'ESTABLISHED',
+        pid_source: 'owner',
+        last_recv_ms: 75_000,
+      }),
+    ]);
+    const rows = await causes("host = 'srv' AND local_port BETWEEN 7040 AND 7045", 'local_port');
+    expect(rows.map((r) => r.cause)).toEqual([
+      'closed_port',
+      'close_unread_data',
+      'app_abort_linger',
+      'data_after_close',
+      'peer_lost_state',
+      'keepalive_timeout',
+    ]);
+  });
+});
+
+function synSentReset(o: { ms: number; port: number; ttl: number; remote: string }): Row {
+  return reset({
+    ts: ts(o.ms),
+    host: 'cli',
+    direction: 'received',
+    state: 'SYN_SENT',
+    local_addr: v4('10.1.0.2'),
+    local_port: 40000 + o.port,
+    remote_addr: v4(o.remote),
+    remote_port: o.port,
+    sock_cookie: 5,
+    isn_local: 7 * o.port,
+    snd_una: 7 * o.port,
+    snd_nxt: 7 * o.port + 1,
+    rst_ttl: o.ttl,
+    rst_seq: 0,
+    rst_ack: 7 * o.port + 1,
+  });
+}
+
+/** The client's received reset on an established flow to 10.2.0.2. */
+function established(o: {
+  ms: number;
+  remote?: string;
+  port: number;
+  clientPort: number;
+  rstSeq: number;
+  rstAck: number;
+  ttl: number;
+  idleMs?: number;
+  survivedMs?: number;
+}): Row {
+  return reset({
+    ts: ts(o.ms),
+    host: 'cli',
+    direction: 'received',
+    state: 'ESTABLISHED',
+    local_addr: v4('10.1.0.2'),
+    local_port: o.clientPort,
+    remote_addr: v4(o.remote ?? '10.2.0.2'),
+    remote_port: o.port,
+    sock_cookie: 5,
+    isn_local: o.clientPort * 11,
+    isn_remote: o.clientPort * 13,
+    isn_exact: true,
+    snd_nxt: o.rstAck,
+    rcv_nxt: o.rstSeq,
+    last_recv_ms: o.idleMs ?? 20,
+    last_sent_ms: 0,
+    survived_idle_ms: o.survivedMs ?? null,
+    rst_ttl: o.ttl,
+    peer_ttl: 63,
+    rst_seq: o.rstSeq,
+    rst_ack: o.rstAck,
+  });
+}
+
+/** The server aborts (SO_LINGER 0); its RST reaches the client. natPort: SNAT in between. */
+function abortPair(o: {
+  ms: number;
+  port: number;
+  clientPort: number;
+  survivedMs?: number;
+  natPort?: number;
+}): Row[] {
+  const seq = o.clientPort * 17;
+  const ack = o.clientPort * 19;
+  return [
+    reset({
+      ts: ts(o.ms),
+      host: 'srv',
+      direction: 'sent',
+      reason: 'TCP_STATE',
+      state: 'CLOSE',
+      local_addr: v4('10.2.0.2'),
+      local_port: o.port,
+      remote_addr: v4(o.natPort ? '10.2.0.1' : '10.1.0.2'),
+      remote_port: o.natPort ?? o.clientPort,
+      sock_cookie: 77,
+      linger_on: true,
+      linger_s: 0,
+      pid: 4242,
+      comm: 'server',
+      pid_source: 'context',
+      isn_local: o.clientPort * 13,
+      isn_remote: o.clientPort * 11,
+      snd_nxt: seq,
+      rcv_nxt: ack,
+    }),
+    established({ ...o, rstSeq: seq, rstAck: ack, ttl: 63 }),
+  ];
+}
+
+/** The router's RST when a flow resumes after idleMs: TTL 64, one hop from the client. */
+function idleKill(o: { ms: number; clientPort: number; idleMs: number }): Row {
+  return established({
+    ms: o.ms,
+    port: 7010,
+    clientPort: o.clientPort,
+    rstSeq: o.clientPort * 23,
+    rstAck: 0,
+    ttl: 64,
+    idleMs: o.idleMs,
+    survivedMs: 1000,
+  });
+}
