@@ -14,6 +14,8 @@ import {
   loadCollectorConfig,
   runCollector,
 } from '../collector/index.js';
+import { DIAGNOSE_USAGE, runDiagnoseCommand } from './diagnosis/diagnose-command.js';
+import { EXPLAIN_USAGE, runExplainCommand } from './diagnosis/explain-command.js';
 import { LAB_USAGE, runLabCommand } from './lab-command.js';
 import { SCHEMA_USAGE, runSchemaCommand } from './schema-command.js';
 import { SQL_USAGE, runSqlCommand } from './sql-command.js';
@@ -29,6 +31,8 @@ commands:
   schema     print the ClickHouse DDL, single-node or --cluster NAME
   lab        build the lab's network namespaces and show resets in them
   sql        run one read-only SELECT on the collector's stored resets
+  explain    tell the story of one flow's resets: who sent them, or what injected them
+  diagnose   the top causes of resets and the middleboxes that injected them
 
 'rstscope <command> --help' for a command's options.`;
 
@@ -39,6 +43,8 @@ const COMMAND_USAGE: Record<string, string> = {
   schema: SCHEMA_USAGE,
   lab: LAB_USAGE,
   sql: SQL_USAGE,
+  explain: EXPLAIN_USAGE,
+  diagnose: DIAGNOSE_USAGE,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -60,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
       return runLabCommand(rest);
     case 'sql':
       return runSqlCommand(rest, process.env);
+    case 'explain':
+      return runExplainCommand(rest, process.env);
+    case 'diagnose':
+      return runDiagnoseCommand(rest, process.env);
     case undefined:
     case 'help':
     case '--help':

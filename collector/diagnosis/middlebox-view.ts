@@ -14,7 +14,9 @@ const CATALOGUE = `[${KNOWN_IDLE_TIMEOUTS.map(
   (t) => `(${quote(`${t.name} (${t.seconds} s)`)}, ${t.seconds * 1000})`,
 ).join(', ')}]`;
 
-export const MIDDLEBOXES_VIEW = `
+/** The middleboxes query; `where` narrows the injected resets it groups (e.g. to a window). */
+export function middleboxesSelect(where = ''): string {
+  return `
 WITH survived AS (
     SELECT host, remote_addr, remote_port, max(survived_idle_ms) AS longest_survived_ms
     FROM reset_evidence
@@ -53,4 +55,8 @@ SELECT
 FROM injected_resets AS i
 LEFT JOIN survived AS s
     ON s.host = i.host AND s.remote_addr = i.remote_addr AND s.remote_port = i.remote_port
+${where ? `WHERE ${where}` : ''}
 GROUP BY i.host, i.remote_addr, i.remote_port, i.kind, i.hop_distance, i.rst_ttl`;
+}
+
+export const MIDDLEBOXES_VIEW = middleboxesSelect();
