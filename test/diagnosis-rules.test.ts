@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installDiagnosisViews } from '../collector/diagnosis/views.js';
+import { flowStories } from '../cli/diagnosis/flow-story.js';
+import type { CauseRow } from '../cli/diagnosis/flow-story.js';
 import {
   DEFAULT_DATABASE,
   DEFAULT_PASSWORD,
@@ -167,7 +169,7 @@ describe('diagnosis rules', () => {
       [41011, 'injected', 'idle_timeout'],
       [41012, 'injected', 'idle_timeout'],
     ]);
-    expect(rows[1]).toMatchObject({ idle_ms: 7000, detail: 'after 7 s idle', hop_distance: 1 });
+    expect(rows[1]).toMatchObject({ idle_ms: 7000, detail: 'after 7.0 s idle', hop_distance: 1 });
     const [box] = await storage.query('SELECT * FROM middleboxes WHERE destination_port = 7010');
     expect(box).toMatchObject({
       source_host: 'cli',
@@ -184,6 +186,27 @@ describe('diagnosis rules', () => {
       timeout_at_most_ms: 7000,
       known_timeouts: [],
     });
+
+    // Another path: killed after 351 s, survived 349 s: the AWS NAT gateway's 350 s.
+    await storage.insert('resets', [
+      established({
+        ms: 13_000,
+        port: 7011,
+        clientPort: 41013,
+        rstSeq: 1,
+        rstAck: 0,
+        ttl: 62,
+        idleMs: 351_000,
+        survivedMs: 349_000,
+      }),
+    ]);
+    const [aws] = await storage.query('SELECT * FROM middleboxes WHERE destination_port = 7011');
+    expect(aws).toMatchObject({
+      hop_distance: 3,
+      timeout_above_ms: 349_000,
+      timeout_at_most_ms: 351_000,
+    });
+    expect(aws!.known_timeouts).toContain('AWS NAT gateway (350 s)');
   });
 
   it('through SNAT the two ends see different tuples and still match as one flow', async () => {
@@ -398,3 +421,30 @@ function idleKill(o: { ms: number; clientPort: number; idleMs: number }): Row {
     survivedMs: 1000,
   });
 }
+
+describe('the story explain tells', () => {
+  it('an idle kill: received, never sent by the watched peer, TTL evidence, cause and fix', async () => {
+    const rows = await causes("host = 'cli' AND local_port = 41011");
+    const [story] = flowStories(rows as unknown as CauseRow[]);
+    expect(story).toEqual([
+      `10.1.0.2:41011 (cli) received a reset from 10.2.0.2:7010 at ${String(rows[0]!.ts)} UTC, in ESTABLISHED.`,
+      '10.2.0.2:7010 (srv) never sent one, and its agent watched that address then.',
+      "RST TTL 64, srv's segments arrive with 63 on this connection: injected 1 hop from cli, after 7.0 s idle (sequence number exact).",
+      'Cause: idle_timeout — A middlebox forgot the idle connection: after 7.0 s idle.',
+      'The connection had lived through 1.0 s of silence before.',
+      expect.stringMatching(/^Fix: Send keepalives/),
+    ]);
+  });
+
+  it('a peer reset through NAT: the sender, the rule that matched, the translation', async () => {
+    const rows = await causes(
+      "(host = 'cli' AND local_port = 41020) OR (host = 'srv' AND local_port = 7020)",
+    );
+    const stories = flowStories(rows as unknown as CauseRow[]);
+    expect(stories).toHaveLength(1);
+    expect(stories[0]!.slice(0, 2)).toEqual([
+      `10.1.0.2:41020 (cli) received a reset from 10.2.0.2:7020 at ${String(rows[1]!.ts)} UTC, in ESTABLISHED.`,
+      '10.2.0.2:7020 (srv) sent it (TCP_STATE); the RST sequence numbers match. It saw the other end as 10.2.0.1:62020: address translation in between.',
+    ]);
+  });
+});

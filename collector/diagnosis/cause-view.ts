@@ -90,7 +90,7 @@ const DETAIL = `multiIf(
     cause = 'not_the_peer',
         format('{} answered for {}, which {} holds', s_host, ${addressText('s_local_addr')},
                arrayStringConcat(arrayFilter(h -> h != s_host, s_addr_watchers), ', ')),
-    cause = 'idle_timeout', format('after {} s idle', toString(round(idle_ms / 1000, 1))),
+    cause = 'idle_timeout', format('after {} s idle', toDecimalString(idle_ms / 1000, 1)),
     cause IN ('firewall_reject', 'conntrack_invalid') AND hop_distance IS NOT NULL,
         format('injected {} hop(s) from {}', toString(hop_distance), host),
     cause = 'closed_port', format('nothing listened on {} port {}',

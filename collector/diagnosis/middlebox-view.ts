@@ -48,7 +48,7 @@ SELECT
     shortest_killed_idle_ms AS timeout_at_most_ms,
     if(kind = 'idle_kill',
        arrayMap(t -> t.1, arraySlice(arrayReverseSort(t -> t.2, arrayFilter(
-           t -> t.2 <= timeout_at_most_ms AND t.2 >= ifNull(timeout_above_ms, 0), ${CATALOGUE})), 1, 3)),
+           t -> t.2 <= timeout_at_most_ms AND t.2 >= ifNull(timeout_above_ms, 0), ${CATALOGUE})), 1, 6)),
        []) AS known_timeouts,
     groupArray(3)(i.flow) AS example_flows,
     groupArray(3)(i.event_id) AS example_event_ids
