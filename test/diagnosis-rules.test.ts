@@ -2,10 +2,13 @@
 // row has the shape the agent records for that kind of reset on this kernel, so
 // every rule is exercised without a lab. The lab proves the same on real resets
 // (diagnosis.test.ts).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../agent/repo-root.js';
+import { CAUSES } from '../collector/diagnosis/causes.js';
+import { KNOWN_IDLE_TIMEOUTS } from '../collector/diagnosis/idle-timeouts.js';
 import { installDiagnosisViews } from '../collector/diagnosis/views.js';
 import { flowStories } from '../cli/diagnosis/flow-story.js';
 import type { CauseRow } from '../cli/diagnosis/flow-story.js';
@@ -446,5 +449,13 @@ describe('the story explain tells', () => {
       `10.1.0.2:41020 (cli) received a reset from 10.2.0.2:7020 at ${String(rows[1]!.ts)} UTC, in ESTABLISHED.`,
       '10.2.0.2:7020 (srv) sent it (TCP_STATE); the RST sequence numbers match. It saw the other end as 10.2.0.1:62020: address translation in between.',
     ]);
+  });
+});
+
+describe('the taxonomy and its documentation', () => {
+  it('docs/diagnosis.md lists every cause with its title, and every known idle timeout', async () => {
+    const doc = await readFile(join(repoRoot(), 'docs', 'diagnosis.md'), 'utf8');
+    for (const cause of CAUSES) expect(doc).toContain(`| \`${cause.id}\` | ${cause.title} |`);
+    for (const t of KNOWN_IDLE_TIMEOUTS) expect(doc).toContain(`| ${t.name} | ${t.seconds} |`);
   });
 });
