@@ -3,7 +3,8 @@
 // ON CLUSTER), which the collector does not create on its own.
 import { parseArgs } from 'node:util';
 import { CollectorConfigError } from '../collector/errors.js';
-import { clusterDdl, singleNodeTableDdl } from '../collector/storage/ddl.js';
+import { DIAGNOSIS_VIEWS, viewDdl } from '../collector/diagnosis/views.js';
+import { clusterDdl, quoteIdentifier, singleNodeTableDdl } from '../collector/storage/ddl.js';
 import { DEFAULT_DATABASE, DEFAULT_RETENTION_DAYS } from '../collector/storage/open-storage.js';
 import { TABLES } from '../collector/storage/tables.js';
 
@@ -41,6 +42,11 @@ export function runSchemaCommand(argv: string[]): number {
   const statements = values.cluster
     ? clusterDdl(values.cluster, values.database, days)
     : TABLES.map((table) => singleNodeTableDdl(table, days));
+  // The diagnosis views read the tables by name, in the current database: on a
+  // cluster the Distributed tables, so every node sees every host's resets.
+  if (values.cluster) statements.push(`USE ${quoteIdentifier(values.database)}`);
+  const onCluster = values.cluster ? ` ON CLUSTER ${quoteIdentifier(values.cluster)}` : '';
+  statements.push(...DIAGNOSIS_VIEWS.map((view) => viewDdl(view, onCluster)));
   console.log(statements.map((s) => `${s};`).join('\n\n'));
   return 0;
 }

@@ -48,10 +48,13 @@ export const DIAGNOSIS_VIEWS: readonly ViewDefinition[] = [
   },
 ];
 
-/** CREATE OR REPLACE VIEW for one definition. */
-export function viewDdl(view: ViewDefinition, database?: string): string {
-  const name = database ? `${database}.${view.name}` : view.name;
-  return `CREATE OR REPLACE VIEW ${name} AS ${view.select.trim()}\nCOMMENT '${view.comment.replace(/'/g, "\\'")}'`;
+/**
+ * CREATE OR REPLACE VIEW for one definition. The SELECTs name tables without a
+ * database: they resolve in the current one, where the tables are.
+ */
+export function viewDdl(view: ViewDefinition, onCluster = ''): string {
+  const comment = view.comment.replace(/'/g, "\\'");
+  return `CREATE OR REPLACE VIEW ${view.name}${onCluster} AS ${view.select.trim()}\nCOMMENT '${comment}'`;
 }
 
 export interface CommandRunner {
