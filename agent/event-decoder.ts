@@ -119,6 +119,7 @@ export function decodeRecord(
     linger_s: u32(L.linger_s),
     last_sent_ms: knownMs(u32(L.last_sent_ms)),
     last_recv_ms: knownMs(u32(L.last_recv_ms)),
+    survived_idle_ms: knownMs(u32(L.survived_idle_ms)),
     conn_age_ms: ageNs ? Number(ageNs) / 1e6 : null,
     trigger_flags: sent && packet ? tcpFlagsName(u8(L.pkt_flags)) : null,
     trigger_seq: sent && packet ? u32(L.pkt_seq) : null,

@@ -50,6 +50,12 @@ export interface ResetEvent {
   linger_s: number;
   last_sent_ms: number | null;
   last_recv_ms: number | null;
+  /**
+   * The longest silence the connection lived through: the largest gap between two
+   * ordinary (non-RST) segments it received while ESTABLISHED, milliseconds. Null
+   * when the agent saw fewer than two.
+   */
+  survived_idle_ms: number | null;
   conn_age_ms: number | null;
   /** Sent: the segment that triggered the reset (NO_SOCKET and other replies). */
   trigger_flags: string | null;

@@ -81,6 +81,7 @@ function syntheticEvent(i: number, nowNs: bigint): ResetEvent {
     linger_s: 0,
     last_sent_ms: 30000,
     last_recv_ms: 30000,
+    survived_idle_ms: i % 3 ? 15000 : null,
     conn_age_ms: 60000,
     trigger_flags: null,
     trigger_seq: null,

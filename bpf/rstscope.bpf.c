@@ -8,7 +8,8 @@
  * comes from other tracepoints:
  *   inet_sock_set_state   previous state, connection start, exact ISNs, owner
  *   sock_{send,recv}_length  the process that owns a socket (process context)
- *   tcp_probe             the TTL of the peer's ordinary segments
+ *   tcp_probe             the TTL of the peer's ordinary segments, and the
+ *                         longest silence between two of them
  *   netif_receive_skb     the RST packet itself (TTL, IP ID, seq, ack, window),
  *                         before TCP looks at it: tcp_receive_reset has no skb
  *   kfree_skb             RSTs that TCP discarded (out of window, RFC 5961)
@@ -82,15 +83,17 @@ struct {
 /* What a socket's own tracepoints learned earlier; freed with the socket. */
 struct sock_info {
 	__u64 start_ns;
+	__u64 last_seg_ns;   /* boot time of the last ordinary segment received; 0 = none */
 	__u32 owner_pid;
 	__u32 owner_tid;
 	__u32 isn_local;
 	__u32 isn_remote;
+	__u32 max_idle_ms;   /* longest gap between two of them; valid if idle_known */
 	char owner_comm[RST_COMM_LEN];
 	__u8 prev_state;
 	__u8 peer_ttl;
 	__u8 isn_known;
-	__u8 __pad[5];
+	__u8 idle_known;     /* two or more ordinary segments seen */
 };
 
 struct {
@@ -440,6 +443,8 @@ static __always_inline void fill_from_sock(struct rst_event *e, const struct soc
 	if (si) {
 		e->prev_state = si->prev_state;
 		e->peer_ttl = si->peer_ttl;
+		if (si->idle_known)
+			e->survived_idle_ms = si->max_idle_ms;
 		if (si->start_ns)
 			e->conn_age_ns = e->ts_boot_ns - si->start_ns;
 	}
@@ -476,6 +481,7 @@ static __always_inline struct rst_event *reserve_event(__u32 netns, __u8 dir, __
 	e->reason = reason;
 	e->last_sent_ms = RST_UNKNOWN_U32;
 	e->last_recv_ms = RST_UNKNOWN_U32;
+	e->survived_idle_ms = RST_UNKNOWN_U32;
 	if (accepted)
 		e->flags |= RST_F_ACCEPTED;
 	return e;
@@ -611,18 +617,32 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb)
 	return 0;
 }
 
-/* Every segment an established socket receives, before validation. */
+/* Every segment an established socket receives, before validation: the hot
+ * path of the programs. An RST is skipped: it is the kill, not traffic the
+ * connection lived through. tcp_rcv_established() runs under the socket lock,
+ * so one socket's storage has one writer at a time. */
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 {
 	struct segment seg = {};
 	struct sock_info *si;
+	__u64 now, gap_ms;
 
 	if (!parse_skb(skb, &seg) || (seg.pkt.flags & TCPHDR_RST))
 		return 0;
 	si = sock_info_get(sk, true);
-	if (si)
-		si->peer_ttl = seg.pkt.ttl;
+	if (!si)
+		return 0;
+	si->peer_ttl = seg.pkt.ttl;
+	now = bpf_ktime_get_boot_ns();
+	if (si->last_seg_ns) {
+		gap_ms = (now - si->last_seg_ns) / 1000000;
+		/* Kept below RST_UNKNOWN_U32: 49 days of silence and more read as just under. */
+		if (gap_ms > si->max_idle_ms)
+			si->max_idle_ms = gap_ms < RST_UNKNOWN_U32 ? gap_ms : RST_UNKNOWN_U32 - 1;
+		si->idle_known = 1;
+	}
+	si->last_seg_ns = now;
 	return 0;
 }
 

@@ -61,6 +61,9 @@ struct rst_event {
 	__u32 linger_s;
 	__u32 last_sent_ms;   /* since the last data segment sent; RST_UNKNOWN_U32 */
 	__u32 last_recv_ms;   /* since the last segment received; RST_UNKNOWN_U32 */
+	__u32 survived_idle_ms; /* longest silence lived through: the largest gap
+				 * between two ordinary segments received in
+				 * ESTABLISHED; RST_UNKNOWN_U32 below two */
 	__u32 pkt_seq;        /* sent: the triggering segment; received: the RST */
 	__u32 pkt_ack;
 	__u32 drop_reason;    /* enum skb_drop_reason of a discarded received RST */
@@ -79,7 +82,6 @@ struct rst_event {
 	__u8 pid_source;      /* RST_PID_* */
 	__u8 flags;           /* RST_F_* */
 	char comm[RST_COMM_LEN];
-	__u8 __pad[4];
 };
 
 /* Key of the exact per-CPU counters (map rst_counts). */

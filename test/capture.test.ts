@@ -309,6 +309,71 @@ describe('capture on a real kernel', () => {
     server.kill();
   });
 
+  it('survived_idle_ms: the longest silence between received segments, RSTs not counted', async () => {
+    const server = Actor.serve(lab, lab.server, 8007, 'echo', ['--title', 'rst-echo']);
+    await listening(server);
+    /**
+     * Connects; per pause, waits that long, sends 10 bytes and waits for the echo; then
+     * waits `quietMs` more and has the server abort. Returns the client's port and when
+     * each echo arrived.
+     */
+    const converse = async (pausesMs: number[], quietMs = 0) => {
+      const client = Actor.connect(lab, lab.client, lab.server.ipv4, 8007);
+      const port = (await client.waitFor('connected')).local_port as number;
+      // abort reaches only connections the server has accepted.
+      await server.out.waitFor((e) => e.event === 'accepted' && e.remote_port === port, 'accept');
+      const echoes = (n: number) =>
+        client.out.waitFor(
+          () => client.out.items.filter((e) => e.event === 'data').length >= n,
+          `echo ${n}`,
+        );
+      const echoedAt: number[] = [];
+      for (const [i, pause] of pausesMs.entries()) {
+        await sleep(pause);
+        client.send('send 10');
+        await echoes(i + 1);
+        echoedAt.push(Date.now());
+      }
+      await sleep(quietMs);
+      server.send(`abort ${port}`);
+      expect((await client.waitFor('error')).code).toBe('ECONNRESET');
+      return { port, echoedAt };
+    };
+    const records = async (port: number) => ({
+      sent: await agent.waitFor(
+        (e) => e.direction === 'sent' && e.netns === serverNs && e.remote_port === port,
+        `the abort of client port ${port}`,
+      ),
+      received: await agent.waitFor(
+        (e) => e.direction === 'received' && e.netns === clientNs && e.local_port === port,
+        `client port ${port} receiving it`,
+      ),
+    });
+
+    // Data, 1.5 s of silence, data again, then the reset.
+    const idle = await converse([0, 1500]);
+    const silence = idle.echoedAt[1]! - idle.echoedAt[0]!;
+    const { sent, received } = await records(idle.port);
+    expect(received).toMatchObject({ accepted: true, state: 'ESTABLISHED' });
+    expect(Math.abs(received.survived_idle_ms! - silence)).toBeLessThanOrEqual(300);
+    expect(Math.abs(received.survived_idle_ms! - 1500)).toBeLessThanOrEqual(300);
+    // The server lived through the same silence (less the client's ACK delay).
+    expect(Math.abs(sent.survived_idle_ms! - 1500)).toBeLessThanOrEqual(300);
+
+    // The same exchange without the pause, then 1 s of quiet that the RST ends: that
+    // silence killed the connection rather than being survived, so it does not count.
+    const busy = await converse([0, 0], 1000);
+    const quick = await records(busy.port);
+    expect(quick.received.survived_idle_ms).not.toBeNull();
+    expect(quick.received.survived_idle_ms).toBeLessThan(300);
+    expect(quick.received.last_recv_ms).toBeGreaterThanOrEqual(700);
+
+    // Nothing received in ESTABLISHED but the RST: unknown, not zero.
+    const silent = await converse([]);
+    expect((await records(silent.port)).received.survived_idle_ms).toBeNull();
+    server.kill();
+  });
+
   it('IPv6 closed port: NO_SOCKET and the client receives it with the hop limit', async () => {
     const client = Actor.connect(lab, lab.client, lab.server.ipv6, 10);
     expect((await client.waitFor('error')).code).toBe('ECONNREFUSED');

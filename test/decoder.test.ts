@@ -1,5 +1,6 @@
 // The decoder on golden records captured from a real kernel
 // (test/golden/*.batch: one loader batch frame payload, reviewed by hand).
+// scripts/capture-golden.mjs captures them again after struct rst_event changes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -6,7 +6,7 @@ import { clusterDdl, clusterRetentionDdl, singleNodeTableDdl } from '../collecto
 import { StorageError } from '../collector/storage/errors.js';
 import { LATEST_VERSION, MIGRATIONS } from '../collector/storage/migrations.js';
 import type { Storage } from '../collector/storage/storage.js';
-import { TABLES } from '../collector/storage/tables.js';
+import { RESETS, TABLES } from '../collector/storage/tables.js';
 import type { ResetEvent } from '../agent/reset-event.js';
 import { readOnlyQueryBehaviour } from './read-only-query-behaviour.js';
 
@@ -59,6 +59,7 @@ const received: ResetEvent = {
   linger_s: 0,
   last_sent_ms: 350000,
   last_recv_ms: 350001,
+  survived_idle_ms: 2999,
   conn_age_ms: 351234.5,
   trigger_flags: null,
   trigger_seq: null,
@@ -83,6 +84,7 @@ const sent: ResetEvent = {
   remote_addr: 'fd00::2',
   last_sent_ms: null,
   last_recv_ms: null,
+  survived_idle_ms: null,
   conn_age_ms: null,
   trigger_flags: 'S',
   trigger_seq: 1,
@@ -137,6 +139,54 @@ export function storageBehaviour(ctx: BehaviourContext): void {
       );
       expect(columns).toEqual(table.columns.map(({ name, type }) => ({ name, type })));
     }
+  });
+
+  it('brings a store that version 2 created up to date: survived_idle_ms after last_recv_ms', async () => {
+    // The store as version 2 left it: resets without the column, versions 1 and 2 recorded.
+    await s().command('DROP TABLE resets SYNC');
+    await s().command(
+      singleNodeTableDdl({ ...RESETS, columns: RESETS.columns.filter((c) => (c.since ?? 0) <= 2) }),
+    );
+    await s().command('TRUNCATE TABLE schema_migrations');
+    for (const { version, name } of MIGRATIONS.filter((m) => m.version <= 2)) {
+      await s().command(
+        'INSERT INTO schema_migrations (version, name) SELECT {version:UInt32}, {name:String}',
+        { version, name },
+      );
+    }
+    // Another host: later tests count node-a's rows.
+    const upgraded = { ...received, host: 'node-upgraded', batch_id: 'v2/boot/1/1' };
+    const before: Partial<ResetEvent> = { ...upgraded };
+    delete before.survived_idle_ms;
+    await s().insert('resets', [{ ...before, batch_index: 0 }]);
+
+    await expect(s().migrate()).resolves.toEqual({
+      applied: MIGRATIONS.filter((m) => m.version > 2).map((m) => m.version),
+      current: LATEST_VERSION,
+    });
+    // The same columns, in the same order, as a fresh CREATE gives (the test above).
+    const columns = await s().query<{ name: string; type: string }>(
+      "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'resets' ORDER BY position",
+    );
+    expect(columns).toEqual(RESETS.columns.map(({ name, type }) => ({ name, type })));
+    const [column] = await s().query(
+      "SELECT compression_codec, comment FROM system.columns WHERE database = currentDatabase() AND table = 'resets' AND name = 'survived_idle_ms'",
+    );
+    const defined = RESETS.columns.find((c) => c.name === 'survived_idle_ms')!;
+    expect(column).toEqual({
+      compression_codec: `CODEC(${defined.codec})`,
+      comment: defined.comment,
+    });
+    // A row stored before the upgrade reads as unknown; new rows carry the value.
+    await s().insert('resets', [{ ...upgraded, batch_index: 1 }]);
+    const rows = await s().query(
+      "SELECT batch_index, last_recv_ms, survived_idle_ms FROM resets WHERE batch_id = 'v2/boot/1/1' ORDER BY batch_index",
+    );
+    expect(rows).toEqual([
+      { batch_index: 0, last_recv_ms: 350001, survived_idle_ms: null },
+      { batch_index: 1, last_recv_ms: 350001, survived_idle_ms: 2999 },
+    ]);
+    await expect(s().migrate()).resolves.toEqual({ applied: [], current: LATEST_VERSION });
   });
 
   it('sets the retention TTL and changes it only when the setting changes', async () => {

@@ -9,6 +9,7 @@ const NULLABLE_FIELDS = [
   'drop_reason',
   'last_sent_ms',
   'last_recv_ms',
+  'survived_idle_ms',
   'conn_age_ms',
   'trigger_flags',
   'trigger_seq',

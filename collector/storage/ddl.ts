@@ -2,7 +2,7 @@
 // migrations create, and the cluster layout (Replicated *_local tables behind
 // Distributed tables with the user-facing names) an operator applies once.
 import { StorageError } from './errors.js';
-import { TABLES, type TableDefinition } from './tables.js';
+import { TABLES, type Column, type TableDefinition } from './tables.js';
 
 /** `name`, after checking it is a plain identifier (database and cluster names come from config). */
 export function quoteIdentifier(name: string): string {
@@ -32,11 +32,14 @@ interface Placement {
   ttl: string;
 }
 
+function columnDefinition(c: Column, withCodec = true): string {
+  const def = c.default === undefined ? '' : ` DEFAULT ${c.default}`;
+  const codec = withCodec ? ` CODEC(${c.codec})` : '';
+  return `${quoteIdentifier(c.name)} ${c.type}${def} COMMENT ${quoteString(c.comment)}${codec}`;
+}
+
 function createTable(table: TableDefinition, placement: Placement): string {
-  const columns = table.columns.map((c) => {
-    const def = c.default === undefined ? '' : ` DEFAULT ${c.default}`;
-    return `    ${quoteIdentifier(c.name)} ${c.type}${def} COMMENT ${quoteString(c.comment)} CODEC(${c.codec})`;
-  });
+  const columns = table.columns.map((c) => `    ${columnDefinition(c)}`);
   for (const i of table.indexes) {
     columns.push(`    INDEX ${i.name} ${i.expression} TYPE ${i.type} GRANULARITY ${i.granularity}`);
   }
@@ -70,10 +73,39 @@ export function singleNodeTableDdl(table: TableDefinition, retentionDays?: numbe
 }
 
 /**
+ * ALTER TABLE ... ADD COLUMN for each column that migration `version` adds to
+ * `table` (`since` in tables.ts), in the same place a fresh CREATE puts it, so
+ * an upgraded table and a new one have the same columns in the same order.
+ */
+export function addedColumnsDdl(table: TableDefinition, version: number): string[] {
+  return table.columns
+    .filter((c) => c.since === version)
+    .map((c) => addColumn(table, c, quoteIdentifier(table.name), '', true));
+}
+
+function addColumn(
+  table: TableDefinition,
+  column: Column,
+  target: string,
+  onCluster: string,
+  withCodec: boolean,
+): string {
+  const before = table.columns[table.columns.indexOf(column) - 1];
+  const place = before ? `AFTER ${quoteIdentifier(before.name)}` : 'FIRST';
+  return (
+    `ALTER TABLE ${target}${onCluster} ADD COLUMN IF NOT EXISTS ` +
+    `${columnDefinition(column, withCodec)} ${place}`
+  );
+}
+
+/**
  * The cluster layout, in the order to apply it: the database, then per table a
  * Replicated `<name>_local` on every replica and a Distributed `<name>` over
  * them that applications read and write. Rows of one host stay on one shard,
  * so a host's time range and a redelivered heartbeat's duplicate meet there.
+ * Then the columns later migrations added, on both: the collector does not
+ * migrate a cluster, so applying this again after an upgrade is how an existing
+ * layout gets them (on a new one they are already there and nothing happens).
  */
 export function clusterDdl(clusterName: string, database: string, retentionDays = 14): string[] {
   const cluster = quoteIdentifier(clusterName);
@@ -82,20 +114,28 @@ export function clusterDdl(clusterName: string, database: string, retentionDays 
   const statements = [`CREATE DATABASE IF NOT EXISTS ${db}${onCluster}`];
   for (const table of TABLES) {
     const local = `${table.name}_local`;
+    const localTarget = `${db}.${quoteIdentifier(local)}`;
+    const distributedTarget = `${db}.${quoteIdentifier(table.name)}`;
     // {shard}, {replica} and {database} are server macros, expanded on each node.
     const zkPath = `/clickhouse/tables/{shard}/{database}/${local}`;
     statements.push(
       createTable(table, {
-        target: `${db}.${quoteIdentifier(local)}`,
+        target: localTarget,
         onCluster,
         engine: `Replicated${table.engine}(${quoteString(zkPath)}, '{replica}')`,
         ttl: ttlExpression(table, retentionDays),
       }),
-      `CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(table.name)}${onCluster}` +
-        ` AS ${db}.${quoteIdentifier(local)}` +
+      `CREATE TABLE IF NOT EXISTS ${distributedTarget}${onCluster} AS ${localTarget}` +
         ` ENGINE = Distributed(${cluster}, ${db}, ${quoteIdentifier(local)}, ${table.shardingKey})` +
         ` COMMENT ${quoteString(table.comment)}`,
     );
+    for (const column of table.columns.filter((c) => c.since !== undefined)) {
+      statements.push(
+        addColumn(table, column, localTarget, onCluster, true),
+        // A Distributed table stores nothing: no codec to give it.
+        addColumn(table, column, distributedTarget, onCluster, false),
+      );
+    }
   }
   return statements;
 }

@@ -4,9 +4,11 @@
 // Every statement is idempotent (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) because
 // several collectors may start at once against one server: two of them applying
 // the same version must both succeed. A later migration that adds a column also
-// adds it to tables.ts, so a fresh database gets it from the CREATE of version 1
-// and the ALTER of the later version does nothing there.
-import { singleNodeTableDdl, ttlExpression } from './ddl.js';
+// adds it to tables.ts, marked `since` that version, so a fresh database gets it
+// from the CREATE of version 1 and the ALTER of the later version (written from
+// tables.ts by addedColumnsDdl) does nothing there.
+import { addedColumnsDdl, singleNodeTableDdl, ttlExpression } from './ddl.js';
+import { installDiagnosisViews } from '../diagnosis/views.js';
 import type { SqlRunner } from './sql-runner.js';
 import { AGENTS, RESETS, TABLES } from './tables.js';
 
@@ -19,6 +21,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'resets table', statements: [singleNodeTableDdl(RESETS)] },
   { version: 2, name: 'agents table', statements: [singleNodeTableDdl(AGENTS)] },
+  { version: 3, name: 'resets.survived_idle_ms', statements: addedColumnsDdl(RESETS, 3) },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
@@ -63,6 +66,7 @@ export async function migrate(runner: SqlRunner, retentionDays: number): Promise
     applied.push(migration.version);
   }
   await applyRetention(runner, retentionDays);
+  await installDiagnosisViews(runner);
   return { applied, current: Math.max(0, ...done, ...applied) };
 }
 

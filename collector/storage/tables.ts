@@ -8,6 +8,11 @@ export interface Column {
   codec: string;
   comment: string;
   default?: string;
+  /**
+   * The migration that added this column to tables created before it. A table
+   * created since has it from its CREATE; absent: there from the first CREATE.
+   */
+  since?: number;
 }
 
 export interface SkipIndex {
@@ -108,6 +113,15 @@ export const RESETS: TableDefinition = {
       SMALL_INT,
       'Milliseconds since the last segment received',
     ),
+    {
+      ...col(
+        'survived_idle_ms',
+        'Nullable(UInt32)',
+        SMALL_INT,
+        'Longest gap between two ordinary segments received in ESTABLISHED, milliseconds',
+      ),
+      since: 3,
+    },
     col('conn_age_ms', 'Nullable(Float64)', TEXT, 'Age of the connection, milliseconds'),
     col(
       'trigger_flags',

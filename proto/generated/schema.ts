@@ -293,6 +293,11 @@ export const descriptor = {
                   "oneof": [
                     "peer_ttl"
                   ]
+                },
+                "_survived_idle_ms": {
+                  "oneof": [
+                    "survived_idle_ms"
+                  ]
                 }
               },
               "fields": {
@@ -522,6 +527,13 @@ export const descriptor = {
                   "options": {
                     "proto3_optional": true
                   }
+                },
+                "survived_idle_ms": {
+                  "type": "uint32",
+                  "id": 48,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
@@ -664,6 +676,7 @@ export interface ResetEvent {
   rst_ack?: number;
   rst_window?: number;
   peer_ttl?: number;
+  survived_idle_ms?: number;
 }
 
 export interface ResetBatch {
