@@ -77,9 +77,6 @@ beforeAll(async () => {
     retentionDays: 14,
   });
   await storage.migrate();
-  await storage.command(
-    'ALTER TABLE resets ADD COLUMN IF NOT EXISTS survived_idle_ms Nullable(UInt32) AFTER last_recv_ms',
-  );
   await installDiagnosisViews(storage);
 });
 

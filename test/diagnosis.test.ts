@@ -8,6 +8,7 @@
 // Between phases the agents stop, so their last heartbeats close their coverage.
 // Needs root (namespaces, BPF); fails loudly without it.
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Actor } from './lab/actor.js';
@@ -338,6 +339,8 @@ describe('diagnosis in the lab', () => {
       `RST TTL 64, server's segments arrive with 63 on this connection: injected 1 hop from client, after ${(Number(row.idle_ms) / 1000).toFixed(1)} s idle`,
     );
     expect(idleStory).toContain('Cause: idle_timeout');
+    // DUMP_STORIES=FILE keeps what was printed, e.g. for the README's example.
+    if (process.env.DUMP_STORIES) appendFileSync(process.env.DUMP_STORIES, rejectStory + idleStory);
   });
 
   it('8. rstscope diagnose prints the top causes and the middleboxes with their brackets', async () => {
