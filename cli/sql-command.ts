@@ -1,12 +1,12 @@
 // `rstscope sql`: one read-only SELECT on the collector, printed as a table for
 // people or as JSON lines for scripts.
 import { parseArgs } from 'node:util';
-import { formatHostPort, HOST_PORT_FORM, parseHostPort } from '../collector/query/host-port.js';
 import {
   DEFAULT_QUERY_ADDRESS,
   DEFAULT_SQL_ROWS,
   DEFAULT_SQL_TIMEOUT_MS,
 } from '../collector/query/query-limits.js';
+import { collectorAddress } from './collector-address.js';
 import { QueryClient, QueryClientError } from './query-client.js';
 import { formatTable } from './sql-table.js';
 
@@ -86,10 +86,7 @@ export function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlComman
     );
   }
   return {
-    server: serverAddress(
-      values.server ?? env.RSTSCOPE_SERVER ?? DEFAULT_QUERY_ADDRESS,
-      values.server,
-    ),
+    server: collectorAddress(values.server, env, (m) => new SqlUsageError(m)),
     json: values.json,
     params: paramValues(values.param),
     maxRows: values['max-rows'] === undefined ? 0 : rowCount(values['max-rows']),
@@ -140,15 +137,6 @@ export async function runSqlCommand(
   } finally {
     client.close();
   }
-}
-
-function serverAddress(value: string, fromFlag: string | undefined): string {
-  const parsed = parseHostPort(value);
-  if (!parsed) {
-    const source = fromFlag === undefined ? 'RSTSCOPE_SERVER' : '--server';
-    throw new SqlUsageError(`${source} ${value}: expected ${HOST_PORT_FORM}`);
-  }
-  return formatHostPort(parsed);
 }
 
 function paramValues(pairs: string[]): Record<string, string> {

@@ -1,8 +1,8 @@
 // What the query verbs share: where the collector is, the time window, JSON
 // output, and the one-line usage error.
 import { parseArgs } from 'node:util';
-import { formatHostPort, HOST_PORT_FORM, parseHostPort } from '../../collector/query/host-port.js';
 import { DEFAULT_QUERY_ADDRESS } from '../../collector/query/query-limits.js';
+import { collectorAddress } from '../collector-address.js';
 import type { QueryClient } from '../query-client.js';
 import { TimeWindowError, sqlTime, timeWindow } from './time-window.js';
 import type { TimeWindow } from './time-window.js';
@@ -51,12 +51,7 @@ export function loadQueryVerbConfig(
     throw new QueryVerbUsageError(`${(err as Error).message}; see 'rstscope ${verb} --help'`);
   }
   const { values, positionals } = parsed;
-  const serverText = values.server ?? env.RSTSCOPE_SERVER ?? DEFAULT_QUERY_ADDRESS;
-  const server = parseHostPort(serverText);
-  if (!server) {
-    const source = values.server === undefined ? 'RSTSCOPE_SERVER' : '--server';
-    throw new QueryVerbUsageError(`${source} ${serverText}: expected ${HOST_PORT_FORM}`);
-  }
+  const server = collectorAddress(values.server, env, (m) => new QueryVerbUsageError(m));
   let window: TimeWindow;
   try {
     window = timeWindow(values, defaultSince);
@@ -64,7 +59,7 @@ export function loadQueryVerbConfig(
     if (err instanceof TimeWindowError) throw new QueryVerbUsageError(err.message);
     throw err;
   }
-  return { server: formatHostPort(server), json: values.json, window, positionals };
+  return { server, json: values.json, window, positionals };
 }
 
 /** Rows of one read-only query, as objects; the window is bound as {from} and {to}. */
