@@ -358,7 +358,10 @@ int main(int argc, char **argv)
 			next_counters += COUNTERS_EVERY_NS;
 		}
 	}
-	/* Hand over what is still in the ring buffer, then the final counts. */
+	/* Detach first: a reset counted after the last drain would be in the final
+	 * counts without its record, a loss nobody counted. Then hand over what is
+	 * still in the ring buffer, then the final counts. */
+	rstscope_bpf__detach(skel);
 	ring_buffer__consume(rb);
 	err = flush_batch() || write_counters(skel, ncpu);
 	ring_buffer__free(rb);
