@@ -143,7 +143,7 @@ describe('diagnosis rules', () => {
       cause: 'firewall_reject',
       hop_distance: 1,
       peer_watchers: ['srv'],
-      detail: 'injected 1 hop(s) from cli',
+      detail: 'injected 1 hop from cli',
     });
     // Nobody watches 10.9.9.9: no verdict on the origin, the TTL evidence stays.
     expect(unwatched).toMatchObject({

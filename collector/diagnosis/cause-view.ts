@@ -92,7 +92,7 @@ const DETAIL = `multiIf(
                arrayStringConcat(arrayFilter(h -> h != s_host, s_addr_watchers), ', ')),
     cause = 'idle_timeout', format('after {} s idle', toDecimalString(idle_ms / 1000, 1)),
     cause IN ('firewall_reject', 'conntrack_invalid') AND hop_distance IS NOT NULL,
-        format('injected {} hop(s) from {}', toString(hop_distance), host),
+        format('injected {} hop{} from {}', toString(hop_distance), if(hop_distance = 1, '', 's'), host),
     cause = 'closed_port', format('nothing listened on {} port {}',
         if(direction = 'sent', host, ${addressText('remote_addr')}),
         toString(if(direction = 'sent', local_port, remote_port))),
