@@ -84,16 +84,15 @@ struct {
 struct sock_info {
 	__u64 start_ns;
 	__u64 last_seg_ns;   /* boot time of the last ordinary segment received; 0 = none */
+	__u64 max_gap_ns;    /* longest gap between two of them; 0 = fewer than two seen */
 	__u32 owner_pid;
 	__u32 owner_tid;
 	__u32 isn_local;
 	__u32 isn_remote;
-	__u32 max_idle_ms;   /* longest gap between two of them; valid if idle_known */
 	char owner_comm[RST_COMM_LEN];
 	__u8 prev_state;
 	__u8 peer_ttl;
 	__u8 isn_known;
-	__u8 idle_known;     /* two or more ordinary segments seen */
 };
 
 struct {
@@ -443,8 +442,13 @@ static __always_inline void fill_from_sock(struct rst_event *e, const struct soc
 	if (si) {
 		e->prev_state = si->prev_state;
 		e->peer_ttl = si->peer_ttl;
-		if (si->idle_known)
-			e->survived_idle_ms = si->max_idle_ms;
+		/* Milliseconds here, once per reset, not per segment. Kept below
+		 * RST_UNKNOWN_U32: 49 days of silence and more read as just under. */
+		if (si->max_gap_ns) {
+			__u64 ms = si->max_gap_ns / 1000000;
+
+			e->survived_idle_ms = ms < RST_UNKNOWN_U32 ? ms : RST_UNKNOWN_U32 - 1;
+		}
 		if (si->start_ns)
 			e->conn_age_ns = e->ts_boot_ns - si->start_ns;
 	}
@@ -626,7 +630,7 @@ int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 {
 	struct segment seg = {};
 	struct sock_info *si;
-	__u64 now, gap_ms;
+	__u64 now;
 
 	if (!parse_skb(skb, &seg) || (seg.pkt.flags & TCPHDR_RST))
 		return 0;
@@ -635,13 +639,8 @@ int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 		return 0;
 	si->peer_ttl = seg.pkt.ttl;
 	now = bpf_ktime_get_boot_ns();
-	if (si->last_seg_ns) {
-		gap_ms = (now - si->last_seg_ns) / 1000000;
-		/* Kept below RST_UNKNOWN_U32: 49 days of silence and more read as just under. */
-		if (gap_ms > si->max_idle_ms)
-			si->max_idle_ms = gap_ms < RST_UNKNOWN_U32 ? gap_ms : RST_UNKNOWN_U32 - 1;
-		si->idle_known = 1;
-	}
+	if (si->last_seg_ns && now - si->last_seg_ns > si->max_gap_ns)
+		si->max_gap_ns = now - si->last_seg_ns;
 	si->last_seg_ns = now;
 	return 0;
 }
