@@ -1,6 +1,6 @@
 // `rstscope diagnose [--since 1h]`: the top causes of resets and the middleboxes
 // that injected them, for a person at a terminal.
-import { CAUSES } from '../../collector/diagnosis/causes.js';
+import { causeById } from '../../collector/diagnosis/causes.js';
 import { middleboxesSelect } from '../../collector/diagnosis/middlebox-view.js';
 import { QueryClient, QueryClientError } from '../query-client.js';
 import type { CommandIo } from '../sql-command.js';
@@ -109,7 +109,7 @@ function report(
   lines.push(
     ...table(
       ['resets', 'hosts', 'cause', 'origin', 'example'],
-      causes.map((c) => ({ ...c, example: c.example || title(c.cause) })),
+      causes.map((c) => ({ ...c, example: c.example || (causeById(c.cause)?.title ?? '') })),
     ),
   );
   lines.push('', boxes.length ? 'Middleboxes that injected resets' : 'No injected resets.');
@@ -145,8 +145,6 @@ function bracket(m: Middlebox): string {
   const low = m.timeout_above_ms === null ? '' : `> ${s(m.timeout_above_ms)}, `;
   return `${low}≤ ${s(m.timeout_at_most_ms)}`;
 }
-
-const title = (id: string) => CAUSES.find((c) => c.id === id)?.title ?? '';
 
 const NUMERIC = new Set(['resets', 'hosts', 'hop']);
 

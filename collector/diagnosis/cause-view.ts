@@ -11,6 +11,7 @@
 // The cause of a reset is read from the stack that sent it: for a received reset
 // with a match, the sender's row decides, so both ends of a flow agree. Without a
 // sender (injected, unknown) only the receiving end's evidence is left.
+import { quoteString } from '../storage/ddl.js';
 import { CAUSES } from './causes.js';
 import { watchersOf } from './coverage-view.js';
 import { EVIDENCE_COLUMNS } from './evidence-view.js';
@@ -22,8 +23,7 @@ const FIN_STATES = `('FIN_WAIT1', 'FIN_WAIT2', 'CLOSING')`;
 const PROTOCOL_REASONS = `('TCP_INVALID_ACK_SEQUENCE', 'TCP_RFC7323_PAWS', 'TCP_TOO_OLD_ACK',
     'TCP_ACK_UNSENT_DATA', 'TCP_FLAGS', 'TCP_OLD_ACK', 'TCP_TIMEWAIT_SOCKET', 'INVALID_SYN', 'ERROR')`;
 
-const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-const list = (values: readonly string[]) => `[${values.map(quote).join(', ')}]`;
+const list = (values: readonly string[]) => `[${values.map(quoteString).join(', ')}]`;
 
 /** An address as people write it: IPv4 without the ::ffff: prefix. */
 export const addressText = (column: string) =>
@@ -39,6 +39,7 @@ const SENDER_FIELDS = [
   'has_socket',
   'trigger_syn',
   'trigger_ack_flag',
+  'has_trigger',
   'unread_bytes',
   'linger_on',
   'linger_s',
@@ -124,8 +125,6 @@ WITH
            if(has_peer, p.comm, NULL) AS peer_comm,
            rw.hosts AS peer_watchers,
            ${senderColumns},
-           if(e.direction = 'sent', e.trigger_flags IS NOT NULL, p.trigger_flags IS NOT NULL)
-               AS s_has_trigger,
            if(e.direction = 'sent', lw.hosts, plw.hosts) AS s_addr_watchers,
            e.direction = 'sent' OR has_peer AS has_sender
         FROM reset_evidence AS e

@@ -12,7 +12,7 @@ function hopDistance(ttl: string): string {
 
 // Text columns are LowCardinality on disk; here they become plain strings, since
 // ClickHouse refuses views whose derived flags would come out LowCardinality(UInt8).
-const plain = (columns: string[]) => columns.map((c) => `CAST(${c} AS String) AS ${c}`).join(', ');
+const plain = (column: string) => `CAST(${column} AS String)`;
 
 /** Whether the triggering segment carried a TCP flag ("SYN", "PSH|ACK", ...). */
 const flag = (name: string) =>
@@ -21,114 +21,89 @@ const flag = (name: string) =>
 /** Sequence arithmetic wraps at 2^32. */
 const u32 = (expr: string) => `toUInt32(bitAnd(${expr}, 4294967295))`;
 
+/** Columns of resets as they are, and as plain strings. */
+const kept = (...names: string[]): [string, string][] => names.map((n) => [n, n]);
+const text = (...names: string[]): [string, string][] => names.map((n) => [n, plain(n)]);
+
+// [name, expression], in order; later expressions may use earlier names.
+const COLUMNS: readonly [string, string][] = [
+  ['event_id', `concat(batch_id, '/', toString(batch_index))`],
+  ['ts', 'ts'],
+  ...text('host', 'boot_id', 'direction', 'reason'),
+  ['accepted', 'accepted'],
+  ['drop_reason', 'CAST(drop_reason AS Nullable(String))'],
+  ...text('state', 'prev_state', 'family'),
+  ...kept('local_addr', 'local_port', 'remote_addr', 'remote_port', 'netns', 'sock_cookie'),
+  ...kept('cgroup_id', 'pid'),
+  ...text('comm', 'pid_source'),
+  ...kept('unread_bytes', 'unsent_bytes', 'linger_on', 'linger_s', 'last_sent_ms'),
+  ...kept('last_recv_ms', 'survived_idle_ms', 'conn_age_ms', 'srtt_us', 'snd_una', 'snd_nxt'),
+  ...kept('rcv_nxt', 'isn_local', 'isn_remote', 'isn_exact'),
+  ['trigger_flags', 'CAST(trigger_flags AS Nullable(String))'],
+  ...kept('trigger_seq', 'trigger_ack', 'rst_ttl', 'rst_ip_id', 'rst_seq', 'rst_ack'),
+  ...kept('rst_window', 'peer_ttl'),
+  ['has_socket', 'CAST(sock_cookie != 0 AS Bool)'],
+  ['reason_known', `CAST(reason NOT IN ('UNKNOWN', 'NOT_SPECIFIED') AS Bool)`],
+  ['has_trigger', 'CAST(trigger_flags IS NOT NULL AS Bool)'],
+  ['trigger_syn', flag('SYN')],
+  ['trigger_ack_flag', flag('ACK')],
+  ['trigger_fin', flag('FIN')],
+  ['hop_distance', hopDistance('rst_ttl')],
+  ['peer_hop_distance', hopDistance('peer_ttl')],
+  // RFC 5961: an RST is taken only at exactly rcv_nxt (in SYN_SENT: acking our SYN).
+  [
+    'seq_exact',
+    `CAST(if(direction = 'received' AND rst_seq IS NOT NULL,
+            if(state = 'SYN_SENT', rst_ack = snd_nxt, rst_seq = rcv_nxt), NULL)
+         AS Nullable(Bool))`,
+  ],
+  // The silence before the reset: time since the socket last received a segment.
+  // Handshake states and resets without a socket have no idle period.
+  [
+    'idle_ms',
+    `if(has_socket AND state NOT IN ('SYN_SENT', 'SYN_RECV', 'NEW_SYN_RECV', 'LISTEN'),
+       last_recv_ms, NULL)`,
+  ],
+  // The RST as it was on the wire. Received: what arrived. Sent by an active
+  // reset (no triggering segment): seq snd_nxt, ack rcv_nxt. Sent in reply to a
+  // segment (RFC 793): seq = its ACK if it had one, else seq 0 and ack = its seq
+  // + SYN + FIN (+ payload, which is not recorded: zero for SYNs and bare FINs).
+  [
+    'wire_seq',
+    `if(direction = 'received', rst_seq,
+       multiIf(NOT has_trigger, if(has_socket, snd_nxt, NULL),
+               trigger_ack_flag, trigger_ack, toUInt32(0)))`,
+  ],
+  [
+    'wire_ack',
+    `if(direction = 'received', rst_ack,
+       multiIf(NOT has_trigger, if(has_socket, rcv_nxt, NULL),
+               trigger_ack_flag, toUInt32(0),
+               ${u32('trigger_seq + trigger_syn + trigger_fin')}))`,
+  ],
+  // Matching keys, 0 when absent; each is the same number at both ends.
+  [
+    'key_rst',
+    `if(wire_seq IS NULL OR (wire_seq = 0 AND wire_ack = 0), 0,
+       cityHash64('rst', wire_seq, ifNull(wire_ack, 0)))`,
+  ],
+  [
+    'key_isn',
+    `if(isn_local = 0 OR isn_remote = 0, 0,
+       cityHash64('isn', least(isn_local, isn_remote), greatest(isn_local, isn_remote)))`,
+  ],
+  [
+    'key_tuple',
+    `if(direction = 'received',
+       cityHash64('tuple', toString(local_addr), local_port, toString(remote_addr), remote_port),
+       cityHash64('tuple', toString(remote_addr), remote_port, toString(local_addr), local_port))`,
+  ],
+];
+
 /** The columns reset_evidence gives, for views that join it and must name them. */
-export const EVIDENCE_COLUMNS = [
-  'event_id',
-  'ts',
-  'host',
-  'boot_id',
-  'direction',
-  'reason',
-  'accepted',
-  'drop_reason',
-  'state',
-  'prev_state',
-  'family',
-  'local_addr',
-  'local_port',
-  'remote_addr',
-  'remote_port',
-  'netns',
-  'sock_cookie',
-  'cgroup_id',
-  'pid',
-  'comm',
-  'pid_source',
-  'unread_bytes',
-  'unsent_bytes',
-  'linger_on',
-  'linger_s',
-  'last_sent_ms',
-  'last_recv_ms',
-  'survived_idle_ms',
-  'conn_age_ms',
-  'srtt_us',
-  'snd_una',
-  'snd_nxt',
-  'rcv_nxt',
-  'isn_local',
-  'isn_remote',
-  'isn_exact',
-  'trigger_flags',
-  'trigger_seq',
-  'trigger_ack',
-  'rst_ttl',
-  'rst_ip_id',
-  'rst_seq',
-  'rst_ack',
-  'rst_window',
-  'peer_ttl',
-  'has_socket',
-  'reason_known',
-  'trigger_syn',
-  'trigger_ack_flag',
-  'trigger_fin',
-  'hop_distance',
-  'peer_hop_distance',
-  'seq_exact',
-  'idle_ms',
-  'wire_seq',
-  'wire_ack',
-  'key_rst',
-  'key_isn',
-  'key_tuple',
-] as const;
+export const EVIDENCE_COLUMNS: readonly string[] = COLUMNS.map(([name]) => name);
 
 export const RESET_EVIDENCE_VIEW = `
 SELECT
-    concat(batch_id, '/', toString(batch_index)) AS event_id,
-    ts, ${plain(['host', 'boot_id', 'direction', 'reason'])}, accepted,
-    CAST(drop_reason AS Nullable(String)) AS drop_reason,
-    ${plain(['state', 'prev_state', 'family'])},
-    local_addr, local_port, remote_addr, remote_port, netns, sock_cookie, cgroup_id,
-    pid, ${plain(['comm', 'pid_source'])}, unread_bytes, unsent_bytes, linger_on, linger_s,
-    last_sent_ms, last_recv_ms, survived_idle_ms, conn_age_ms, srtt_us,
-    snd_una, snd_nxt, rcv_nxt, isn_local, isn_remote, isn_exact,
-    CAST(trigger_flags AS Nullable(String)) AS trigger_flags, trigger_seq, trigger_ack,
-    rst_ttl, rst_ip_id, rst_seq, rst_ack, rst_window, peer_ttl,
-    CAST(sock_cookie != 0 AS Bool) AS has_socket,
-    CAST(reason NOT IN ('UNKNOWN', 'NOT_SPECIFIED') AS Bool) AS reason_known,
-    ${flag('SYN')} AS trigger_syn,
-    ${flag('ACK')} AS trigger_ack_flag,
-    ${flag('FIN')} AS trigger_fin,
-    ${hopDistance('rst_ttl')} AS hop_distance,
-    ${hopDistance('peer_ttl')} AS peer_hop_distance,
-    -- RFC 5961: an RST is taken only at exactly rcv_nxt (in SYN_SENT: acking our SYN).
-    CAST(if(direction = 'received' AND rst_seq IS NOT NULL,
-            if(state = 'SYN_SENT', rst_ack = snd_nxt, rst_seq = rcv_nxt), NULL)
-         AS Nullable(Bool)) AS seq_exact,
-    -- The silence before the reset: time since the socket last received a segment.
-    -- Handshake states and resets without a socket have no idle period.
-    if(has_socket AND state NOT IN ('SYN_SENT', 'SYN_RECV', 'NEW_SYN_RECV', 'LISTEN'),
-       last_recv_ms, NULL) AS idle_ms,
-    -- The RST as it was on the wire. Received: what arrived. Sent by an active
-    -- reset (no triggering segment): seq snd_nxt, ack rcv_nxt. Sent in reply to a
-    -- segment (RFC 793): seq = its ACK if it had one, else seq 0 and ack = its seq
-    -- + SYN + FIN (+ payload, which is not recorded: zero for SYNs and bare FINs).
-    if(direction = 'received', rst_seq,
-       multiIf(trigger_flags IS NULL, if(has_socket, snd_nxt, NULL),
-               trigger_ack_flag, trigger_ack, toUInt32(0))) AS wire_seq,
-    if(direction = 'received', rst_ack,
-       multiIf(trigger_flags IS NULL, if(has_socket, rcv_nxt, NULL),
-               trigger_ack_flag, toUInt32(0),
-               ${u32('trigger_seq + trigger_syn + trigger_fin')})) AS wire_ack,
-    -- Matching keys, 0 when absent; each is the same number at both ends.
-    if(wire_seq IS NULL OR (wire_seq = 0 AND wire_ack = 0), 0,
-       cityHash64('rst', wire_seq, ifNull(wire_ack, 0))) AS key_rst,
-    if(isn_local = 0 OR isn_remote = 0, 0,
-       cityHash64('isn', least(isn_local, isn_remote), greatest(isn_local, isn_remote))) AS key_isn,
-    if(direction = 'received',
-       cityHash64('tuple', toString(local_addr), local_port, toString(remote_addr), remote_port),
-       cityHash64('tuple', toString(remote_addr), remote_port, toString(local_addr), local_port))
-       AS key_tuple
+    ${COLUMNS.map(([name, expr]) => (name === expr ? name : `${expr} AS ${name}`)).join(',\n    ')}
 FROM resets`;

@@ -1,34 +1,49 @@
 // flows and injected_resets: the user's two ways into reset_causes.
 import { addressText } from './cause-view.js';
 
+/**
+ * One end's column: this row's own when the row is that end's record, else the
+ * matched peer's (reset_causes names it peer_<column>).
+ */
+const end = (side: 'sent' | 'received', column: string, as: string) =>
+  `if(direction = '${side}', ${column}, peer_${column}) AS ${as}`;
+
+const RECEIVER = [
+  end('received', 'event_id', 'received_event_id'),
+  end('received', 'host', 'receiver_host'),
+  end('received', 'local_addr', 'receiver_addr'),
+  end('received', 'local_port', 'receiver_port'),
+  end('received', 'remote_addr', 'receiver_remote_addr'),
+  end('received', 'remote_port', 'receiver_remote_port'),
+  end('received', 'state', 'receiver_state'),
+  end('received', 'comm', 'receiver_comm'),
+];
+
+const SENDER = [
+  end('sent', 'event_id', 'sent_event_id'),
+  'sender_host',
+  end('sent', 'local_addr', 'sender_addr'),
+  end('sent', 'local_port', 'sender_port'),
+  end('sent', 'remote_addr', 'sender_remote_addr'),
+  end('sent', 'remote_port', 'sender_remote_port'),
+  end('sent', 'state', 'sender_state'),
+  end('sent', 'reason', 'sender_reason'),
+  'sender_comm',
+  'sender_pid',
+];
+
+/** What the RST looked like on arrival: only the receiving end's record has it. */
+const ON_ARRIVAL = ['hop_distance', 'rst_ttl', 'peer_ttl', 'idle_ms'].map(
+  (c) => `if(direction = 'received', ${c}, NULL) AS ${c}`,
+);
+
 // One row per reset, both ends side by side: the end that received it and the
 // end whose stack sent it. Each end's addresses are as that end saw them, so a
 // NAT between them shows as two different tuples on one row.
 export const FLOWS_VIEW = `
 SELECT
     ts, origin, cause, cause_title, detail, match_rule,
-    if(direction = 'received', event_id, peer_event_id) AS received_event_id,
-    if(direction = 'sent', event_id, peer_event_id) AS sent_event_id,
-    if(direction = 'received', host, peer_host) AS receiver_host,
-    if(direction = 'received', local_addr, peer_local_addr) AS receiver_addr,
-    if(direction = 'received', local_port, peer_local_port) AS receiver_port,
-    if(direction = 'received', remote_addr, peer_remote_addr) AS receiver_remote_addr,
-    if(direction = 'received', remote_port, peer_remote_port) AS receiver_remote_port,
-    if(direction = 'received', state, peer_state) AS receiver_state,
-    if(direction = 'received', comm, peer_comm) AS receiver_comm,
-    sender_host,
-    if(direction = 'sent', local_addr, peer_local_addr) AS sender_addr,
-    if(direction = 'sent', local_port, peer_local_port) AS sender_port,
-    if(direction = 'sent', remote_addr, peer_remote_addr) AS sender_remote_addr,
-    if(direction = 'sent', remote_port, peer_remote_port) AS sender_remote_port,
-    if(direction = 'sent', state, peer_state) AS sender_state,
-    if(direction = 'sent', reason, peer_reason) AS sender_reason,
-    sender_comm, sender_pid,
-    peer_watchers,
-    if(direction = 'received', hop_distance, NULL) AS hop_distance,
-    if(direction = 'received', rst_ttl, NULL) AS rst_ttl,
-    if(direction = 'received', peer_ttl, NULL) AS peer_ttl,
-    if(direction = 'received', idle_ms, NULL) AS idle_ms
+    ${[...RECEIVER, ...SENDER, 'peer_watchers', ...ON_ARRIVAL].join(',\n    ')}
 FROM reset_causes
 WHERE direction = 'received' OR peer_event_id IS NULL`;
 

@@ -7,11 +7,11 @@
 // timeout is bracketed: above the longest silence any flow of the path lived
 // through (survived_idle_ms, from the flows' own resets), at most the shortest
 // silence that was killed; known products whose default falls inside are named.
+import { quoteString } from '../storage/ddl.js';
 import { KNOWN_IDLE_TIMEOUTS } from './idle-timeouts.js';
 
-const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const CATALOGUE = `[${KNOWN_IDLE_TIMEOUTS.map(
-  (t) => `(${quote(`${t.name} (${t.seconds} s)`)}, ${t.seconds * 1000})`,
+  (t) => `(${quoteString(`${t.name} (${t.seconds} s)`)}, ${t.seconds * 1000})`,
 ).join(', ')}]`;
 
 /** The middleboxes query; `where` narrows the injected resets it groups (e.g. to a window). */

@@ -1,6 +1,7 @@
 // The diagnosis views, in dependency order, and their installation. Views hold
 // no data, so they are not migrations: every start replaces them with the
 // definitions of the running version.
+import { quoteString } from '../storage/ddl.js';
 import { AGENT_COVERAGE_VIEW } from './coverage-view.js';
 import { RESET_CAUSES_VIEW } from './cause-view.js';
 import { RESET_EVIDENCE_VIEW } from './evidence-view.js';
@@ -53,8 +54,7 @@ export const DIAGNOSIS_VIEWS: readonly ViewDefinition[] = [
  * database: they resolve in the current one, where the tables are.
  */
 export function viewDdl(view: ViewDefinition, onCluster = ''): string {
-  const comment = view.comment.replace(/'/g, "\\'");
-  return `CREATE OR REPLACE VIEW ${view.name}${onCluster} AS ${view.select.trim()}\nCOMMENT '${comment}'`;
+  return `CREATE OR REPLACE VIEW ${view.name}${onCluster} AS ${view.select.trim()}\nCOMMENT ${quoteString(view.comment)}`;
 }
 
 export interface CommandRunner {
