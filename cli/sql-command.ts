@@ -6,8 +6,8 @@ import {
   DEFAULT_SQL_ROWS,
   DEFAULT_SQL_TIMEOUT_MS,
 } from '../collector/query/query-limits.js';
-import { collectorAddress } from './collector-address.js';
-import { QueryClient, QueryClientError } from './query-client.js';
+import { collectorAddress, withCollector } from './collector-connection.js';
+import type { CommandIo } from './collector-connection.js';
 import { formatTable } from './sql-table.js';
 
 const MAX_UINT32 = 0xffff_ffff;
@@ -47,15 +47,6 @@ export interface SqlCommandConfig {
 
 export class SqlUsageError extends Error {
   override name = 'SqlUsageError';
-}
-
-export interface CommandOutput {
-  write(text: string): unknown;
-}
-
-export interface CommandIo {
-  stdout: CommandOutput;
-  stderr: CommandOutput;
 }
 
 /** Validates flags and environment; throws SqlUsageError with one line. */
@@ -109,8 +100,7 @@ export async function runSqlCommand(
     io.stderr.write(`rstscope sql: ${err.message}\n`);
     return 2;
   }
-  const client = new QueryClient(config.server);
-  try {
+  return withCollector('sql', config.server, io, async (client) => {
     const response = await client.sql({
       sql: config.sql,
       params: config.params,
@@ -130,13 +120,7 @@ export async function runSqlCommand(
       io.stderr.write(`${count}\n`);
     }
     return 0;
-  } catch (err) {
-    if (!(err instanceof QueryClientError)) throw err;
-    io.stderr.write(`rstscope sql: ${err.message}\n`);
-    return 1;
-  } finally {
-    client.close();
-  }
+  });
 }
 
 function paramValues(pairs: string[]): Record<string, string> {

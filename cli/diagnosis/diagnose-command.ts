@@ -2,8 +2,8 @@
 // that injected them, for a person at a terminal.
 import { causeById } from '../../collector/diagnosis/causes.js';
 import { middleboxesSelect } from '../../collector/diagnosis/middlebox-view.js';
-import { QueryClient, QueryClientError } from '../query-client.js';
-import type { CommandIo } from '../sql-command.js';
+import { withCollector } from '../collector-connection.js';
+import type { CommandIo } from '../collector-connection.js';
 import { formatTable } from '../sql-table.js';
 import { endpointText } from './endpoint.js';
 import {
@@ -67,14 +67,13 @@ export async function runDiagnoseCommand(
     io.stderr.write(`rstscope diagnose: ${err.message}\n`);
     return 2;
   }
-  const client = new QueryClient(config.server);
-  try {
+  return withCollector('diagnose', config.server, io, async (client) => {
     const causes = await queryRows<CauseCount>(
       client,
       `SELECT cause, origin, count() AS resets, uniqExact(host) AS hosts,
-              anyIf(detail, detail != '') AS example
-       FROM reset_causes WHERE ${inWindow()}
-       GROUP BY cause, origin ORDER BY count() DESC, cause LIMIT ${TOP}`,
+                anyIf(detail, detail != '') AS example
+         FROM reset_causes WHERE ${inWindow()}
+         GROUP BY cause, origin ORDER BY count() DESC, cause LIMIT ${TOP}`,
       config.window,
     );
     const boxes = await queryRows<Middlebox>(
@@ -89,13 +88,7 @@ export async function runDiagnoseCommand(
     }
     io.stdout.write(report(causes, boxes, config.window).join('\n') + '\n');
     return 0;
-  } catch (err) {
-    if (!(err instanceof QueryClientError)) throw err;
-    io.stderr.write(`rstscope diagnose: ${err.message}\n`);
-    return 1;
-  } finally {
-    client.close();
-  }
+  });
 }
 
 function report(

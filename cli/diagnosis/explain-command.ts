@@ -1,6 +1,8 @@
 // `rstscope explain <addr:port> [<addr:port>]`: the story of one flow's resets.
-import { QueryClient, QueryClientError } from '../query-client.js';
-import type { CommandIo } from '../sql-command.js';
+import type { QueryClient } from '../query-client.js';
+import { quoteString } from '../../collector/storage/ddl.js';
+import { withCollector } from '../collector-connection.js';
+import type { CommandIo } from '../collector-connection.js';
 import { ENDPOINT_FORM, parseEndpoint } from './endpoint.js';
 import type { Endpoint } from './endpoint.js';
 import { flowStories } from './flow-story.js';
@@ -73,12 +75,11 @@ export async function runExplainCommand(
     if (e.port !== undefined) params[`e${i}_port`] = String(e.port);
   });
   const where = endpoints.map((e, i) => endpointMatch(`e${i}`, e)).join(' AND ');
-  const client = new QueryClient(config.server);
-  try {
+  return withCollector('explain', config.server, io, async (client) => {
     const rows = await queryRows<CauseRow>(
       client,
       `SELECT * FROM reset_causes WHERE ${inWindow()} AND ${where}
-       ORDER BY ts, direction DESC LIMIT ${MAX_RESETS}`,
+         ORDER BY ts, direction DESC LIMIT ${MAX_RESETS}`,
       config.window,
       params,
     );
@@ -97,13 +98,7 @@ export async function runExplainCommand(
     io.stdout.write(stories.map((lines) => lines.join('\n')).join('\n\n') + '\n');
     if (rows.length === MAX_RESETS) io.stderr.write(`(first ${MAX_RESETS} resets only)\n`);
     return 0;
-  } catch (err) {
-    if (!(err instanceof QueryClientError)) throw err;
-    io.stderr.write(`rstscope explain: ${err.message}\n`);
-    return 1;
-  } finally {
-    client.close();
-  }
+  });
 }
 
 /**
@@ -116,18 +111,17 @@ async function ordinaryTtls(
   window: { from: Date; to: Date },
 ): Promise<Map<string, number>> {
   const wanted = rows.filter((r) => r.rst_ttl !== null && r.peer_ttl === null);
-  const ttls = new Map<string, number>();
-  for (const [i, r] of wanted.entries()) {
-    if (i >= 10 || ttls.has(`${r.host} ${r.remote_addr}`)) continue;
-    const [found] = await queryRows<{ ttl: number | null }>(
-      client,
-      `SELECT anyLast(peer_ttl) AS ttl FROM resets
-       WHERE host = {host:String} AND remote_addr = {addr:IPv6} AND peer_ttl IS NOT NULL`,
-      window,
-      { host: r.host, addr: r.remote_addr },
-    );
-    if (found?.ttl !== null && found?.ttl !== undefined)
-      ttls.set(`${r.host} ${r.remote_addr}`, found.ttl);
-  }
-  return ttls;
+  if (wanted.length === 0) return new Map();
+  // Array parameters are bound in ClickHouse's text form: ['a', 'b'].
+  const list = (values: string[]) => `[${[...new Set(values)].map(quoteString).join(', ')}]`;
+  const found = await queryRows<{ host: string; remote_addr: string; ttl: number }>(
+    client,
+    `SELECT host, remote_addr, anyLast(peer_ttl) AS ttl FROM resets
+     WHERE host IN {hosts:Array(String)} AND remote_addr IN {addrs:Array(IPv6)}
+       AND peer_ttl IS NOT NULL
+     GROUP BY host, remote_addr`,
+    window,
+    { hosts: list(wanted.map((r) => r.host)), addrs: list(wanted.map((r) => r.remote_addr)) },
+  );
+  return new Map(found.map((f) => [`${f.host} ${f.remote_addr}`, f.ttl]));
 }

@@ -2,7 +2,7 @@
 // output, and the one-line usage error.
 import { parseArgs } from 'node:util';
 import { DEFAULT_QUERY_ADDRESS } from '../../collector/query/query-limits.js';
-import { collectorAddress } from '../collector-address.js';
+import { collectorAddress } from '../collector-connection.js';
 import type { QueryClient } from '../query-client.js';
 import { TimeWindowError, sqlTime, timeWindow } from './time-window.js';
 import type { TimeWindow } from './time-window.js';
