@@ -22,6 +22,14 @@ import {
   substituteVariables,
 } from './grafana-macros.js';
 import type { VariableValues } from './grafana-macros.js';
+import {
+  abortPair,
+  closedPortPair,
+  heartbeatRow,
+  idleKill,
+  synSentReset,
+  T0,
+} from './lab/reset-rows.js';
 
 const PLUGIN = 'grafana-clickhouse-datasource';
 const DASHBOARDS_DIR = join(repoRoot(), 'dashboards');
@@ -174,191 +182,37 @@ describe('the expander', () => {
 
 let dir = '';
 let storage: Storage;
-let seq = 0;
-const T0 = Date.parse('2026-11-21T10:00:00Z');
-const ts = (ms: number) => new Date(T0 + ms).toISOString().replace('T', ' ').replace('Z', '');
-const v4 = (a: string) => `::ffff:${a}`;
-
-function reset(fields: Row): Row {
-  seq++;
-  return {
-    boot_id: 'b',
-    accepted: true,
-    family: 'ipv4',
-    netns: 1,
-    prev_state: 'ESTABLISHED',
-    pid_source: 'none',
-    comm: '',
-    reason: 'UNKNOWN',
-    batch_id: `${String(fields.host)}/b/1/${seq}`,
-    batch_index: 0,
-    ...fields,
-  };
-}
-
-function heartbeat(host: string, address: string, toMs: number, counters: Row = {}): Row {
-  return {
-    ts: ts(toMs),
-    host,
-    boot_id: 'b',
-    run_id: 1,
-    agent_version: '0.1.0',
-    kernel_release: '6.12.0',
-    addresses: [v4(address)],
-    netns: [1],
-    netns_names: [''],
-    all_netns: false,
-    covered_from: ts(-600_000),
-    interval_s: 10,
-    ...counters,
-  };
-}
-
-/** The client's received reset on an established flow to srv. */
-function received(o: {
-  ms: number;
-  port: number;
-  clientPort: number;
-  seq: number;
-  ack: number;
-  ttl: number;
-  idleMs?: number;
-}): Row {
-  return reset({
-    ts: ts(o.ms),
-    host: 'cli',
-    direction: 'received',
-    state: 'ESTABLISHED',
-    local_addr: v4('10.1.0.2'),
-    local_port: o.clientPort,
-    remote_addr: v4('10.2.0.2'),
-    remote_port: o.port,
-    sock_cookie: 5,
-    isn_local: o.clientPort * 11,
-    isn_remote: o.clientPort * 13,
-    isn_exact: true,
-    snd_nxt: o.ack,
-    rcv_nxt: o.seq,
-    last_recv_ms: o.idleMs ?? 20,
-    last_sent_ms: 0,
-    survived_idle_ms: 1000,
-    rst_ttl: o.ttl,
-    peer_ttl: 63,
-    rst_seq: o.seq,
-    rst_ack: o.ack,
-  });
-}
-
 /** A small fleet's morning: a closed port, an application abort, two idle kills, a firewall reject. */
 async function insertIncidents(): Promise<void> {
   await storage.insert('agents', [
-    heartbeat('cli', '10.1.0.2', -60_000),
-    heartbeat('cli', '10.1.0.2', 120_000, { seen: 6, published: 6, lost_kernel: 1 }),
-    heartbeat('srv', '10.2.0.2', -60_000),
-    heartbeat('srv', '10.2.0.2', 120_000, { seen: 2, published: 2, buffered: 1 }),
+    heartbeatRow('cli', ['10.1.0.2'], -600_000, -60_000, VERSIONS),
+    heartbeatRow('cli', ['10.1.0.2'], -600_000, 120_000, {
+      ...VERSIONS,
+      seen: 6,
+      published: 6,
+      lost_kernel: 1,
+    }),
+    heartbeatRow('srv', ['10.2.0.2'], -600_000, -60_000, VERSIONS),
+    heartbeatRow('srv', ['10.2.0.2'], -600_000, 120_000, {
+      ...VERSIONS,
+      seen: 2,
+      published: 2,
+      buffered: 1,
+    }),
   ]);
   await storage.insert('resets', [
-    // Closed port: srv answers a SYN, cli receives it in SYN_SENT.
-    reset({
-      ts: ts(1000),
-      host: 'srv',
-      direction: 'sent',
-      reason: 'NO_SOCKET',
-      state: 'CLOSE',
-      local_addr: v4('10.2.0.2'),
-      local_port: 7001,
-      remote_addr: v4('10.1.0.2'),
-      remote_port: 40001,
-      trigger_flags: 'SYN',
-      trigger_seq: 1000,
-      trigger_ack: 0,
-    }),
-    reset({
-      ts: ts(1001),
-      host: 'cli',
-      direction: 'received',
-      state: 'SYN_SENT',
-      local_addr: v4('10.1.0.2'),
-      local_port: 40001,
-      remote_addr: v4('10.2.0.2'),
-      remote_port: 7001,
-      sock_cookie: 5,
-      isn_local: 1000,
-      snd_una: 1000,
-      snd_nxt: 1001,
-      rst_ttl: 63,
-      rst_seq: 0,
-      rst_ack: 1001,
-    }),
+    ...closedPortPair(),
     // The server aborts with SO_LINGER 0.
-    reset({
-      ts: ts(20_000),
-      host: 'srv',
-      direction: 'sent',
-      reason: 'TCP_STATE',
-      state: 'CLOSE',
-      local_addr: v4('10.2.0.2'),
-      local_port: 7020,
-      remote_addr: v4('10.1.0.2'),
-      remote_port: 41020,
-      sock_cookie: 77,
-      linger_on: true,
-      linger_s: 0,
-      pid: 4242,
-      comm: 'server',
-      pid_source: 'context',
-      isn_local: 41020 * 13,
-      isn_remote: 41020 * 11,
-      snd_nxt: 41020 * 17,
-      rcv_nxt: 41020 * 19,
-    }),
-    received({
-      ms: 20_001,
-      port: 7020,
-      clientPort: 41020,
-      seq: 41020 * 17,
-      ack: 41020 * 19,
-      ttl: 63,
-    }),
+    ...abortPair({ ms: 20_000, port: 7020, clientPort: 41020 }),
     // A router one hop from cli kills flows idle for 7 s and 9 s; srv sent nothing.
-    received({
-      ms: 11_000,
-      port: 7010,
-      clientPort: 41011,
-      seq: 41011 * 23,
-      ack: 0,
-      ttl: 64,
-      idleMs: 7000,
-    }),
-    received({
-      ms: 12_000,
-      port: 7010,
-      clientPort: 41012,
-      seq: 41012 * 23,
-      ack: 0,
-      ttl: 64,
-      idleMs: 9000,
-    }),
+    idleKill({ ms: 11_000, clientPort: 41011, idleMs: 7000 }),
+    idleKill({ ms: 12_000, clientPort: 41012, idleMs: 9000 }),
     // A firewall rejects a connection attempt to srv.
-    reset({
-      ts: ts(2000),
-      host: 'cli',
-      direction: 'received',
-      state: 'SYN_SENT',
-      local_addr: v4('10.1.0.2'),
-      local_port: 47002,
-      remote_addr: v4('10.2.0.2'),
-      remote_port: 7002,
-      sock_cookie: 5,
-      isn_local: 49014,
-      snd_una: 49014,
-      snd_nxt: 49015,
-      rst_ttl: 64,
-      rst_seq: 0,
-      rst_ack: 49015,
-    }),
+    synSentReset({ ms: 2000, port: 7002, ttl: 64, remote: '10.2.0.2' }),
   ]);
 }
+
+const VERSIONS = { agent_version: '0.1.0', kernel_release: '6.12.0' };
 
 const RANGE = {
   from: new Date(T0 - 3_600_000),

@@ -19,50 +19,20 @@ import {
   openStorage,
 } from '../collector/storage/open-storage.js';
 import type { Row, Storage } from '../collector/storage/storage.js';
+import {
+  abortPair,
+  clientReset,
+  closedPortPair,
+  heartbeatRow,
+  idleKill,
+  resetRow,
+  rowTime,
+  synSentReset,
+  v4,
+} from './lab/reset-rows.js';
 
 let dir = '';
 let storage: Storage;
-let seq = 0;
-const T0 = Date.parse('2026-11-21T10:00:00Z');
-
-const ts = (ms: number) => new Date(T0 + ms).toISOString().replace('T', ' ').replace('Z', '');
-const v4 = (a: string) => `::ffff:${a}`;
-
-/** A reset row with the columns every row has; scenarios override the rest. */
-function reset(fields: Row): Row {
-  seq++;
-  return {
-    boot_id: 'b',
-    accepted: true,
-    family: 'ipv4',
-    netns: 1,
-    prev_state: 'ESTABLISHED',
-    pid_source: 'none',
-    comm: '',
-    reason: 'UNKNOWN',
-    batch_id: `${String(fields.host)}/b/1/${seq}`,
-    batch_index: 0,
-    ...fields,
-  };
-}
-
-function heartbeat(host: string, addresses: string[], fromMs: number, toMs: number): Row {
-  return {
-    ts: ts(toMs),
-    host,
-    boot_id: 'b',
-    run_id: 1,
-    agent_version: 't',
-    kernel_release: 't',
-    addresses: addresses.map(v4),
-    netns: [1],
-    netns_names: [''],
-    all_netns: false,
-    covered_from: ts(fromMs),
-    interval_s: 10,
-  };
-}
-
 async function causes(where: string, order = 'ts, direction'): Promise<Row[]> {
   return storage.query(`SELECT * FROM reset_causes WHERE ${where} ORDER BY ${order}`);
 }
@@ -88,42 +58,10 @@ afterAll(async () => {
 describe('diagnosis rules', () => {
   it('closed port: the two ends match on the RST numbers, both closed_port, origin peer', async () => {
     await storage.insert('agents', [
-      heartbeat('cli', ['10.1.0.2'], -60_000, 60_000),
-      heartbeat('srv', ['10.2.0.2'], -60_000, 60_000),
+      heartbeatRow('cli', ['10.1.0.2'], -60_000, 60_000),
+      heartbeatRow('srv', ['10.2.0.2'], -60_000, 60_000),
     ]);
-    await storage.insert('resets', [
-      reset({
-        ts: ts(1000),
-        host: 'srv',
-        direction: 'sent',
-        reason: 'NO_SOCKET',
-        state: 'CLOSE',
-        local_addr: v4('10.2.0.2'),
-        local_port: 7001,
-        remote_addr: v4('10.1.0.2'),
-        remote_port: 40001,
-        trigger_flags: 'SYN',
-        trigger_seq: 1000,
-        trigger_ack: 0,
-      }),
-      reset({
-        ts: ts(1001),
-        host: 'cli',
-        direction: 'received',
-        state: 'SYN_SENT',
-        local_addr: v4('10.1.0.2'),
-        local_port: 40001,
-        remote_addr: v4('10.2.0.2'),
-        remote_port: 7001,
-        sock_cookie: 5,
-        isn_local: 1000,
-        snd_una: 1000,
-        snd_nxt: 1001,
-        rst_ttl: 63,
-        rst_seq: 0,
-        rst_ack: 1001,
-      }),
-    ]);
+    await storage.insert('resets', [...closedPortPair()]);
     const rows = await causes('local_port = 7001 OR remote_port = 7001');
     expect(rows.map((r) => [r.direction, r.origin, r.cause, r.match_rule])).toEqual([
       ['sent', 'local', 'closed_port', 'rst'],
@@ -189,7 +127,7 @@ describe('diagnosis rules', () => {
 
     // Another path: killed after 351 s, survived 349 s: the AWS NAT gateway's 350 s.
     await storage.insert('resets', [
-      established({
+      clientReset({
         ms: 13_000,
         port: 7011,
         clientPort: 41013,
@@ -231,12 +169,12 @@ describe('diagnosis rules', () => {
 
   it('a host without state answering for an address another watched host holds: not_the_peer', async () => {
     await storage.insert('agents', [
-      heartbeat('srv-a', ['10.3.0.2'], -60_000, 60_000),
-      heartbeat('impostor', ['10.3.0.2'], -60_000, 60_000),
+      heartbeatRow('srv-a', ['10.3.0.2'], -60_000, 60_000),
+      heartbeatRow('impostor', ['10.3.0.2'], -60_000, 60_000),
     ]);
     await storage.insert('resets', [
-      reset({
-        ts: ts(30_000),
+      resetRow({
+        ts: rowTime(30_000),
         host: 'impostor',
         direction: 'sent',
         reason: 'NO_SOCKET',
@@ -249,7 +187,7 @@ describe('diagnosis rules', () => {
         trigger_seq: 5000,
         trigger_ack: 9000,
       }),
-      established({
+      clientReset({
         ms: 30_001,
         remote: '10.3.0.2',
         port: 7030,
@@ -272,8 +210,8 @@ describe('diagnosis rules', () => {
 
   it('without a kernel reason, the socket evidence names the cause', async () => {
     const sent = (port: number, fields: Row) =>
-      reset({
-        ts: ts(40_000),
+      resetRow({
+        ts: rowTime(40_000),
         host: 'srv',
         direction: 'sent',
         reason: 'UNKNOWN',
@@ -314,113 +252,6 @@ describe('diagnosis rules', () => {
     ]);
   });
 });
-
-function synSentReset(o: { ms: number; port: number; ttl: number; remote: string }): Row {
-  return reset({
-    ts: ts(o.ms),
-    host: 'cli',
-    direction: 'received',
-    state: 'SYN_SENT',
-    local_addr: v4('10.1.0.2'),
-    local_port: 40000 + o.port,
-    remote_addr: v4(o.remote),
-    remote_port: o.port,
-    sock_cookie: 5,
-    isn_local: 7 * o.port,
-    snd_una: 7 * o.port,
-    snd_nxt: 7 * o.port + 1,
-    rst_ttl: o.ttl,
-    rst_seq: 0,
-    rst_ack: 7 * o.port + 1,
-  });
-}
-
-/** The client's received reset on an established flow to 10.2.0.2. */
-function established(o: {
-  ms: number;
-  remote?: string;
-  port: number;
-  clientPort: number;
-  rstSeq: number;
-  rstAck: number;
-  ttl: number;
-  idleMs?: number;
-  survivedMs?: number;
-}): Row {
-  return reset({
-    ts: ts(o.ms),
-    host: 'cli',
-    direction: 'received',
-    state: 'ESTABLISHED',
-    local_addr: v4('10.1.0.2'),
-    local_port: o.clientPort,
-    remote_addr: v4(o.remote ?? '10.2.0.2'),
-    remote_port: o.port,
-    sock_cookie: 5,
-    isn_local: o.clientPort * 11,
-    isn_remote: o.clientPort * 13,
-    isn_exact: true,
-    snd_nxt: o.rstAck,
-    rcv_nxt: o.rstSeq,
-    last_recv_ms: o.idleMs ?? 20,
-    last_sent_ms: 0,
-    survived_idle_ms: o.survivedMs ?? null,
-    rst_ttl: o.ttl,
-    peer_ttl: 63,
-    rst_seq: o.rstSeq,
-    rst_ack: o.rstAck,
-  });
-}
-
-/** The server aborts (SO_LINGER 0); its RST reaches the client. natPort: SNAT in between. */
-function abortPair(o: {
-  ms: number;
-  port: number;
-  clientPort: number;
-  survivedMs?: number;
-  natPort?: number;
-}): Row[] {
-  const seq = o.clientPort * 17;
-  const ack = o.clientPort * 19;
-  return [
-    reset({
-      ts: ts(o.ms),
-      host: 'srv',
-      direction: 'sent',
-      reason: 'TCP_STATE',
-      state: 'CLOSE',
-      local_addr: v4('10.2.0.2'),
-      local_port: o.port,
-      remote_addr: v4(o.natPort ? '10.2.0.1' : '10.1.0.2'),
-      remote_port: o.natPort ?? o.clientPort,
-      sock_cookie: 77,
-      linger_on: true,
-      linger_s: 0,
-      pid: 4242,
-      comm: 'server',
-      pid_source: 'context',
-      isn_local: o.clientPort * 13,
-      isn_remote: o.clientPort * 11,
-      snd_nxt: seq,
-      rcv_nxt: ack,
-    }),
-    established({ ...o, rstSeq: seq, rstAck: ack, ttl: 63 }),
-  ];
-}
-
-/** The router's RST when a flow resumes after idleMs: TTL 64, one hop from the client. */
-function idleKill(o: { ms: number; clientPort: number; idleMs: number }): Row {
-  return established({
-    ms: o.ms,
-    port: 7010,
-    clientPort: o.clientPort,
-    rstSeq: o.clientPort * 23,
-    rstAck: 0,
-    ttl: 64,
-    idleMs: o.idleMs,
-    survivedMs: 1000,
-  });
-}
 
 describe('the story explain tells', () => {
   it('an idle kill: received, never sent by the watched peer, TTL evidence, cause and fix', async () => {
