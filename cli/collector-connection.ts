@@ -1,9 +1,10 @@
 // What the query verbs share to reach the collector: its address (--server,
-// else $RSTSCOPE_SERVER, else the default), where they write, and how a failed
-// query ends the command.
+// else $RSTSCOPE_SERVER, else the default), how to secure the channel, where
+// they write, and how a failed query ends the command.
 import { formatHostPort, HOST_PORT_FORM, parseHostPort } from '../collector/query/host-port.js';
 import { DEFAULT_QUERY_ADDRESS } from '../collector/query/query-limits.js';
 import { QueryClient, QueryClientError } from './query-client.js';
+import type { QueryClientOptions } from './query-client.js';
 
 export interface CommandOutput {
   write(text: string): unknown;
@@ -12,6 +13,30 @@ export interface CommandOutput {
 export interface CommandIo {
   stdout: CommandOutput;
   stderr: CommandOutput;
+}
+
+export interface CollectorConnection {
+  /** HOST:PORT of the collector's query service. */
+  server: string;
+  /** Channel credentials and bearer token; default: insecure, no token. */
+  client: QueryClientOptions;
+}
+
+/** The parseArgs options every query verb takes to reach the collector. */
+export const CONNECTION_OPTIONS = {
+  server: { type: 'string' },
+} as const;
+
+export const CONNECTION_USAGE = `  --server HOST:PORT  the collector's query address
+                      (default: $RSTSCOPE_SERVER or ${DEFAULT_QUERY_ADDRESS})`;
+
+/** The connection from the verb's parsed CONNECTION_OPTIONS and the environment. */
+export function collectorConnection(
+  values: { server?: string },
+  env: NodeJS.ProcessEnv,
+  fail: (message: string) => Error,
+): CollectorConnection {
+  return { server: collectorAddress(values.server, env, fail), client: {} };
 }
 
 /** The address as HOST:PORT; `fail` makes the one-line usage error for a bad value. */
@@ -31,16 +56,16 @@ export function collectorAddress(
 }
 
 /**
- * Runs `use` with a client of the collector at `server` and closes it; a query
- * that fails (unreachable, refused, timed out) becomes one line and exit code 1.
+ * Runs `use` with a client of the collector and closes it; a query that fails
+ * (unreachable, refused, timed out) becomes one line and exit code 1.
  */
 export async function withCollector(
   verb: string,
-  server: string,
+  connection: CollectorConnection,
   io: CommandIo,
   use: (client: QueryClient) => Promise<number>,
 ): Promise<number> {
-  const client = new QueryClient(server);
+  const client = new QueryClient(connection.server, connection.client);
   try {
     return await use(client);
   } catch (err) {

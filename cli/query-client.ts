@@ -12,10 +12,22 @@ import type { ChannelCredentials, ClientReadableStream, ServiceError } from '@gr
 import { DEFAULT_SQL_MAX_TIMEOUT_MS } from '../collector/query/query-limits.js';
 import { grpcServiceDefinition } from '../proto/index.js';
 import type {
+  ExplainFlowRequest,
+  ExplainFlowResponse,
+  FleetRequest,
+  FleetResponse,
   HealthCheckRequest,
   HealthCheckResponse,
+  ListResetsRequest,
+  ListResetsResponse,
+  MiddleboxesRequest,
+  MiddleboxesResponse,
   SqlRequest,
   SqlResponse,
+  TopCausesRequest,
+  TopCausesResponse,
+  WatchResetsRequest,
+  WatchResetsResponse,
 } from '../proto/index.js';
 import type { GrpcMethodDefinition } from '../proto/index.js';
 
@@ -26,6 +38,8 @@ const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
 // deadline only catches a server that never answers.
 const DEADLINE_MARGIN_MS = 5_000;
 export const DEFAULT_HEALTH_DEADLINE_MS = 5_000;
+// The diagnosis RPCs run a few queries, each bounded by the server's SQL timeout.
+const DEFAULT_RPC_DEADLINE_MS = DEFAULT_SQL_MAX_TIMEOUT_MS + DEADLINE_MARGIN_MS;
 
 export class QueryClientError extends Error {
   override name = 'QueryClientError';
@@ -41,11 +55,16 @@ export class QueryClientError extends Error {
 export interface QueryClientOptions {
   /** Default: insecure. */
   credentials?: ChannelCredentials;
+  /** Sent as `authorization: Bearer <token>` on every call. */
+  token?: string;
 }
+
+/** A request with every field optional: the server reads absent ones as zero. */
+type RequestOf<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
 
 export class QueryClient {
   private readonly client: Client;
-  private readonly sqlMethod = method('rstscope.v1.Query', 'Sql');
+  private readonly token: string | undefined;
   private readonly checkMethod = method('grpc.health.v1.Health', 'Check');
   private readonly watchMethod = method('grpc.health.v1.Health', 'Watch');
 
@@ -56,6 +75,47 @@ export class QueryClient {
     this.client = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_RESPONSE_BYTES,
     });
+    this.token = options.token;
+  }
+
+  listResets(request: RequestOf<ListResetsRequest>): Promise<ListResetsResponse> {
+    return this.call('ListResets', request);
+  }
+
+  topCauses(request: RequestOf<TopCausesRequest>): Promise<TopCausesResponse> {
+    return this.call('TopCauses', request);
+  }
+
+  explainFlow(request: RequestOf<ExplainFlowRequest>): Promise<ExplainFlowResponse> {
+    return this.call('ExplainFlow', request);
+  }
+
+  middleboxes(request: RequestOf<MiddleboxesRequest>): Promise<MiddleboxesResponse> {
+    return this.call('Middleboxes', request);
+  }
+
+  fleet(request: RequestOf<FleetRequest> = {}): Promise<FleetResponse> {
+    return this.call('Fleet', request);
+  }
+
+  /**
+   * Resets as they happen, until cancel(). Stream errors are ServiceErrors;
+   * describe() turns one into a QueryClientError.
+   */
+  watchResets(request: RequestOf<WatchResetsRequest>): ClientReadableStream<WatchResetsResponse> {
+    const m = method('rstscope.v1.Query', 'WatchResets');
+    return this.client.makeServerStreamRequest(
+      m.path,
+      m.requestSerialize,
+      m.responseDeserialize as (bytes: Buffer) => WatchResetsResponse,
+      request,
+      this.metadata(),
+    );
+  }
+
+  /** One line for a failed call or stream, as the query verbs print it. */
+  describe(err: unknown): QueryClientError {
+    return err instanceof QueryClientError ? err : this.explain(err, DEFAULT_RPC_DEADLINE_MS);
   }
 
   /** One read-only SQL query; timeoutMs 0 takes the server's default. */
@@ -64,11 +124,13 @@ export class QueryClient {
     // With timeout_ms 0 the server's default applies, which the client does not
     // know; the default maximum bounds it.
     const deadlineMs = (full.timeout_ms || DEFAULT_SQL_MAX_TIMEOUT_MS) + DEADLINE_MARGIN_MS;
-    return this.unary<SqlRequest, SqlResponse>(this.sqlMethod, full, deadlineMs).catch(
-      (err: unknown) => {
-        throw this.explain(err, deadlineMs);
-      },
-    );
+    return this.unary<SqlRequest, SqlResponse>(
+      method('rstscope.v1.Query', 'Sql'),
+      full,
+      deadlineMs,
+    ).catch((err: unknown) => {
+      throw this.explain(err, deadlineMs);
+    });
   }
 
   /** The standard health check; service '' is the collector as a whole. */
@@ -96,11 +158,28 @@ export class QueryClient {
       m.requestSerialize,
       m.responseDeserialize as (bytes: Buffer) => HealthCheckResponse,
       { service } satisfies HealthCheckRequest,
+      this.metadata(),
     );
   }
 
   close(): void {
     this.client.close();
+  }
+
+  /** A unary rstscope.v1.Query call; the server bounds its own work by its SQL limits. */
+  private call<Res>(name: string, request: unknown): Promise<Res> {
+    const deadlineMs = DEFAULT_RPC_DEADLINE_MS;
+    return this.unary<unknown, Res>(method('rstscope.v1.Query', name), request, deadlineMs).catch(
+      (err: unknown) => {
+        throw this.explain(err, deadlineMs);
+      },
+    );
+  }
+
+  private metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.token !== undefined) metadata.set('authorization', `Bearer ${this.token}`);
+    return metadata;
   }
 
   private unary<Req, Res>(m: GrpcMethodDefinition, request: Req, deadlineMs: number): Promise<Res> {
@@ -110,7 +189,7 @@ export class QueryClient {
         m.requestSerialize,
         m.responseDeserialize as (bytes: Buffer) => Res,
         request,
-        new Metadata(),
+        this.metadata(),
         { deadline: Date.now() + deadlineMs },
         (err, response) => (err ? reject(err) : resolve(response as Res)),
       );

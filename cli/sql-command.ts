@@ -1,13 +1,14 @@
 // `rstscope sql`: one read-only SELECT on the collector, printed as a table for
 // people or as JSON lines for scripts.
 import { parseArgs } from 'node:util';
+import { DEFAULT_SQL_ROWS, DEFAULT_SQL_TIMEOUT_MS } from '../collector/query/query-limits.js';
 import {
-  DEFAULT_QUERY_ADDRESS,
-  DEFAULT_SQL_ROWS,
-  DEFAULT_SQL_TIMEOUT_MS,
-} from '../collector/query/query-limits.js';
-import { collectorAddress, withCollector } from './collector-connection.js';
-import type { CommandIo } from './collector-connection.js';
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  collectorConnection,
+  withCollector,
+} from './collector-connection.js';
+import type { CollectorConnection, CommandIo } from './collector-connection.js';
 import { formatTable } from './sql-table.js';
 
 const MAX_UINT32 = 0xffff_ffff;
@@ -17,8 +18,7 @@ export const SQL_USAGE = `usage: rstscope sql [--server HOST:PORT] [--json] [--p
                     [--max-rows N] [--timeout DURATION] "<SQL>"
 
 Runs one read-only SELECT on the collector and prints the rows.
-  --server HOST:PORT  the collector's query address
-                      (default: $RSTSCOPE_SERVER or ${DEFAULT_QUERY_ADDRESS})
+${CONNECTION_USAGE}
   --json              one JSON object per row on stdout, as the server sent it
   --param NAME=VALUE  the value of a {NAME:Type} placeholder (repeatable)
   --max-rows N        at most N rows (default: the server's, ${DEFAULT_SQL_ROWS})
@@ -32,8 +32,8 @@ examples:
     "SELECT * FROM resets WHERE host = {host:String} AND ts >= {since:DateTime64(9)}"`;
 
 export interface SqlCommandConfig {
-  /** The collector's query address (default $RSTSCOPE_SERVER, then DEFAULT_QUERY_ADDRESS). */
-  server: string;
+  /** The collector's query address and security (default $RSTSCOPE_SERVER, then DEFAULT_QUERY_ADDRESS). */
+  connection: CollectorConnection;
   /** JSON lines instead of a table (default false). */
   json: boolean;
   /** Placeholder values by name (default none). */
@@ -56,7 +56,7 @@ export function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlComman
     parsed = parseArgs({
       args: argv,
       options: {
-        server: { type: 'string' },
+        ...CONNECTION_OPTIONS,
         json: { type: 'boolean', default: false },
         param: { type: 'string', multiple: true, default: [] },
         'max-rows': { type: 'string' },
@@ -77,7 +77,7 @@ export function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlComman
     );
   }
   return {
-    server: collectorAddress(values.server, env, (m) => new SqlUsageError(m)),
+    connection: collectorConnection(values, env, (m) => new SqlUsageError(m)),
     json: values.json,
     params: paramValues(values.param),
     maxRows: values['max-rows'] === undefined ? 0 : rowCount(values['max-rows']),
@@ -100,7 +100,7 @@ export async function runSqlCommand(
     io.stderr.write(`rstscope sql: ${err.message}\n`);
     return 2;
   }
-  return withCollector('sql', config.server, io, async (client) => {
+  return withCollector('sql', config.connection, io, async (client) => {
     const response = await client.sql({
       sql: config.sql,
       params: config.params,

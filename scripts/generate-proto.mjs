@@ -4,7 +4,7 @@
 // message, typed as the codec decodes it (64-bit integers as decimal strings).
 // `--check` fails when the committed file differs from what the .proto files give.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
@@ -69,6 +69,8 @@ function allTypes(ns) {
 
 const files = protoFiles(protoDir);
 const pb = new protobuf.Root();
+// Imports name files from proto/ as protoc's -I proto would (rstscope/v1/x.proto).
+pb.resolvePath = (_origin, target) => (isAbsolute(target) ? target : join(protoDir, target));
 pb.loadSync(files, { keepCase: true });
 pb.resolveAll();
 

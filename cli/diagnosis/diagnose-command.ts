@@ -67,7 +67,7 @@ export async function runDiagnoseCommand(
     io.stderr.write(`rstscope diagnose: ${err.message}\n`);
     return 2;
   }
-  return withCollector('diagnose', config.server, io, async (client) => {
+  return withCollector('diagnose', config.connection, io, async (client) => {
     const causes = await queryRows<CauseCount>(
       client,
       `SELECT cause, origin, count() AS resets, uniqExact(host) AS hosts,

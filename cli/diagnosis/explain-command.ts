@@ -75,7 +75,7 @@ export async function runExplainCommand(
     if (e.port !== undefined) params[`e${i}_port`] = String(e.port);
   });
   const where = endpoints.map((e, i) => endpointMatch(`e${i}`, e)).join(' AND ');
-  return withCollector('explain', config.server, io, async (client) => {
+  return withCollector('explain', config.connection, io, async (client) => {
     const rows = await queryRows<CauseRow>(
       client,
       `SELECT * FROM reset_causes WHERE ${inWindow()} AND ${where}

@@ -1,8 +1,12 @@
 // What the query verbs share: where the collector is, the time window, JSON
 // output, and the one-line usage error.
 import { parseArgs } from 'node:util';
-import { DEFAULT_QUERY_ADDRESS } from '../../collector/query/query-limits.js';
-import { collectorAddress } from '../collector-connection.js';
+import {
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  collectorConnection,
+} from '../collector-connection.js';
+import type { CollectorConnection } from '../collector-connection.js';
 import type { QueryClient } from '../query-client.js';
 import { TimeWindowError, sqlTime, timeWindow } from './time-window.js';
 import type { TimeWindow } from './time-window.js';
@@ -12,16 +16,15 @@ export class QueryVerbUsageError extends Error {
 }
 
 export interface QueryVerbConfig {
-  /** The collector's query address (default $RSTSCOPE_SERVER, then DEFAULT_QUERY_ADDRESS). */
-  server: string;
+  /** The collector's query address and security (default $RSTSCOPE_SERVER, then DEFAULT_QUERY_ADDRESS). */
+  connection: CollectorConnection;
   /** JSON lines instead of words and tables (default false). */
   json: boolean;
   window: TimeWindow;
   positionals: string[];
 }
 
-export const QUERY_VERB_OPTIONS = `  --server HOST:PORT  the collector's query address
-                      (default: $RSTSCOPE_SERVER or ${DEFAULT_QUERY_ADDRESS})
+export const QUERY_VERB_OPTIONS = `${CONNECTION_USAGE}
   --since AGE         the window up to now, e.g. 15m, 1h, 7d
   --from TIME --to TIME
                       an absolute window in UTC, e.g. 2026-11-21T10:00:00Z
@@ -38,7 +41,7 @@ export function loadQueryVerbConfig(
     parsed = parseArgs({
       args: argv,
       options: {
-        server: { type: 'string' },
+        ...CONNECTION_OPTIONS,
         json: { type: 'boolean', default: false },
         since: { type: 'string' },
         from: { type: 'string' },
@@ -51,7 +54,7 @@ export function loadQueryVerbConfig(
     throw new QueryVerbUsageError(`${(err as Error).message}; see 'rstscope ${verb} --help'`);
   }
   const { values, positionals } = parsed;
-  const server = collectorAddress(values.server, env, (m) => new QueryVerbUsageError(m));
+  const connection = collectorConnection(values, env, (m) => new QueryVerbUsageError(m));
   let window: TimeWindow;
   try {
     window = timeWindow(values, defaultSince);
@@ -59,7 +62,7 @@ export function loadQueryVerbConfig(
     if (err instanceof TimeWindowError) throw new QueryVerbUsageError(err.message);
     throw err;
   }
-  return { server, json: values.json, window, positionals };
+  return { connection, json: values.json, window, positionals };
 }
 
 /** Rows of one read-only query, as objects; the window is bound as {from} and {to}. */

@@ -1,6 +1,6 @@
 // The collector's gRPC endpoint: rstscope.v1.Query and grpc.health.v1.Health on
-// one port. Credentials are a single parameter so TLS, mutual TLS or tokens can
-// replace the insecure default without touching the handlers.
+// one port. Transport security (TLS, mutual TLS) is the credentials parameter and
+// the bearer token an interceptor, so neither touches the handlers.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -11,7 +11,8 @@ import { HealthService, healthServiceDefinition, QUERY_SERVICE_NAME } from './he
 import type { HealthOptions } from './health-service.js';
 import { resolveQueryLimits } from './query-limits.js';
 import type { QueryLimits } from './query-limits.js';
-import { sqlHandler } from './sql-handler.js';
+import { queryServiceImplementation } from './query-service.js';
+import type { QueryServiceDeps } from './query-service.js';
 
 /** How long shutdown waits for running queries before cutting them off. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
@@ -25,6 +26,10 @@ export interface QueryServerOptions {
   log: Logger;
   /** Default: insecure, for loopback and trusted networks only. */
   credentials?: ServerCredentials;
+  /** When set, every call must carry `authorization: Bearer <token>`. */
+  token?: string;
+  resetFeed?: QueryServiceDeps['resetFeed'];
+  collectorStatus?: QueryServiceDeps['collectorStatus'];
   health?: HealthOptions;
   /** Default DEFAULT_SHUTDOWN_GRACE_MS. */
   shutdownGraceMs?: number;
@@ -54,9 +59,16 @@ export async function startQueryServer(options: QueryServerOptions): Promise<Que
   const log = options.log.child({ component: 'query-server' });
   const health = new HealthService(options.storage, options.health);
   const server = new Server();
-  server.addService(grpcServiceDefinition(QUERY_SERVICE_NAME) as ServiceDefinition, {
-    Sql: sqlHandler(options.storage, limits, log),
-  });
+  server.addService(
+    grpcServiceDefinition(QUERY_SERVICE_NAME) as ServiceDefinition,
+    queryServiceImplementation({
+      storage: options.storage,
+      limits,
+      log,
+      resetFeed: options.resetFeed,
+      collectorStatus: options.collectorStatus,
+    }),
+  );
   server.addService(healthServiceDefinition(), health.implementation());
 
   const port = await new Promise<number>((resolve, reject) => {

@@ -160,6 +160,655 @@ export const descriptor = {
                 }
               }
             },
+            "ResetFilter": {
+              "fields": {
+                "from_unix_ns": {
+                  "type": "fixed64",
+                  "id": 1
+                },
+                "to_unix_ns": {
+                  "type": "fixed64",
+                  "id": 2
+                },
+                "host": {
+                  "type": "string",
+                  "id": 3
+                },
+                "netns": {
+                  "type": "string",
+                  "id": 4
+                },
+                "address": {
+                  "type": "string",
+                  "id": 5
+                },
+                "port": {
+                  "type": "uint32",
+                  "id": 6
+                },
+                "direction": {
+                  "type": "string",
+                  "id": 7
+                },
+                "origin": {
+                  "type": "string",
+                  "id": 8
+                },
+                "cause": {
+                  "type": "string",
+                  "id": 9
+                }
+              }
+            },
+            "Diagnosis": {
+              "oneofs": {
+                "_hop_distance": {
+                  "oneof": [
+                    "hop_distance"
+                  ]
+                },
+                "_peer_hop_distance": {
+                  "oneof": [
+                    "peer_hop_distance"
+                  ]
+                },
+                "_seq_exact": {
+                  "oneof": [
+                    "seq_exact"
+                  ]
+                },
+                "_idle_ms": {
+                  "oneof": [
+                    "idle_ms"
+                  ]
+                }
+              },
+              "fields": {
+                "origin": {
+                  "type": "string",
+                  "id": 1
+                },
+                "cause": {
+                  "type": "string",
+                  "id": 2
+                },
+                "cause_title": {
+                  "type": "string",
+                  "id": 3
+                },
+                "detail": {
+                  "type": "string",
+                  "id": 4
+                },
+                "fix": {
+                  "type": "string",
+                  "id": 5
+                },
+                "hop_distance": {
+                  "type": "uint32",
+                  "id": 6,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "peer_hop_distance": {
+                  "type": "uint32",
+                  "id": 7,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "seq_exact": {
+                  "type": "bool",
+                  "id": 8,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "idle_ms": {
+                  "type": "uint32",
+                  "id": 9,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "match_rule": {
+                  "type": "string",
+                  "id": 10
+                },
+                "peer_event_id": {
+                  "type": "string",
+                  "id": 11
+                },
+                "peer_host": {
+                  "type": "string",
+                  "id": 12
+                },
+                "peer_local_addr": {
+                  "type": "string",
+                  "id": 13
+                },
+                "peer_local_port": {
+                  "type": "uint32",
+                  "id": 14
+                },
+                "peer_remote_addr": {
+                  "type": "string",
+                  "id": 15
+                },
+                "peer_remote_port": {
+                  "type": "uint32",
+                  "id": 16
+                },
+                "peer_state": {
+                  "type": "string",
+                  "id": 17
+                },
+                "peer_reason": {
+                  "type": "string",
+                  "id": 18
+                },
+                "peer_watchers": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 19
+                },
+                "sender_host": {
+                  "type": "string",
+                  "id": 20
+                },
+                "sender_pid": {
+                  "type": "uint32",
+                  "id": 21
+                },
+                "sender_comm": {
+                  "type": "string",
+                  "id": 22
+                }
+              }
+            },
+            "Reset": {
+              "oneofs": {
+                "_diagnosis": {
+                  "oneof": [
+                    "diagnosis"
+                  ]
+                }
+              },
+              "fields": {
+                "event_id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "host": {
+                  "type": "string",
+                  "id": 2
+                },
+                "boot_id": {
+                  "type": "string",
+                  "id": 3
+                },
+                "event": {
+                  "type": "ResetEvent",
+                  "id": 4
+                },
+                "diagnosis": {
+                  "type": "Diagnosis",
+                  "id": 5,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "ListResetsRequest": {
+              "fields": {
+                "filter": {
+                  "type": "ResetFilter",
+                  "id": 1
+                },
+                "page_size": {
+                  "type": "uint32",
+                  "id": 2
+                },
+                "page_token": {
+                  "type": "string",
+                  "id": 3
+                },
+                "oldest_first": {
+                  "type": "bool",
+                  "id": 4
+                }
+              }
+            },
+            "ListResetsResponse": {
+              "fields": {
+                "resets": {
+                  "rule": "repeated",
+                  "type": "Reset",
+                  "id": 1
+                },
+                "next_page_token": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "WatchResetsRequest": {
+              "fields": {
+                "filter": {
+                  "type": "ResetFilter",
+                  "id": 1
+                }
+              }
+            },
+            "WatchResetsResponse": {
+              "fields": {
+                "reset": {
+                  "type": "Reset",
+                  "id": 1
+                },
+                "skipped": {
+                  "type": "uint64",
+                  "id": 2
+                }
+              }
+            },
+            "TopCausesGroup": {
+              "values": {
+                "TOP_CAUSES_GROUP_UNSPECIFIED": 0,
+                "TOP_CAUSES_GROUP_CAUSE": 1,
+                "TOP_CAUSES_GROUP_ORIGIN": 2,
+                "TOP_CAUSES_GROUP_HOST": 3,
+                "TOP_CAUSES_GROUP_SERVICE": 4,
+                "TOP_CAUSES_GROUP_PORT": 5
+              }
+            },
+            "TopCausesRequest": {
+              "fields": {
+                "filter": {
+                  "type": "ResetFilter",
+                  "id": 1
+                },
+                "group_by": {
+                  "rule": "repeated",
+                  "type": "TopCausesGroup",
+                  "id": 2
+                },
+                "limit": {
+                  "type": "uint32",
+                  "id": 3
+                }
+              }
+            },
+            "TopCausesRow": {
+              "fields": {
+                "cause": {
+                  "type": "string",
+                  "id": 1
+                },
+                "origin": {
+                  "type": "string",
+                  "id": 2
+                },
+                "host": {
+                  "type": "string",
+                  "id": 3
+                },
+                "service": {
+                  "type": "string",
+                  "id": 4
+                },
+                "port": {
+                  "type": "uint32",
+                  "id": 5
+                },
+                "resets": {
+                  "type": "uint64",
+                  "id": 6
+                },
+                "hosts": {
+                  "type": "uint64",
+                  "id": 7
+                },
+                "first_unix_ns": {
+                  "type": "fixed64",
+                  "id": 8
+                },
+                "last_unix_ns": {
+                  "type": "fixed64",
+                  "id": 9
+                },
+                "example": {
+                  "type": "string",
+                  "id": 10
+                }
+              }
+            },
+            "TopCausesResponse": {
+              "fields": {
+                "rows": {
+                  "rule": "repeated",
+                  "type": "TopCausesRow",
+                  "id": 1
+                },
+                "total_resets": {
+                  "type": "uint64",
+                  "id": 2
+                }
+              }
+            },
+            "ExplainFlowRequest": {
+              "fields": {
+                "endpoints": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                },
+                "from_unix_ns": {
+                  "type": "fixed64",
+                  "id": 2
+                },
+                "to_unix_ns": {
+                  "type": "fixed64",
+                  "id": 3
+                },
+                "limit": {
+                  "type": "uint32",
+                  "id": 4
+                }
+              }
+            },
+            "FlowStory": {
+              "fields": {
+                "resets": {
+                  "rule": "repeated",
+                  "type": "Reset",
+                  "id": 1
+                },
+                "lines": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "ExplainFlowResponse": {
+              "fields": {
+                "stories": {
+                  "rule": "repeated",
+                  "type": "FlowStory",
+                  "id": 1
+                },
+                "truncated": {
+                  "type": "bool",
+                  "id": 2
+                }
+              }
+            },
+            "MiddleboxesRequest": {
+              "fields": {
+                "filter": {
+                  "type": "ResetFilter",
+                  "id": 1
+                },
+                "limit": {
+                  "type": "uint32",
+                  "id": 2
+                }
+              }
+            },
+            "Middlebox": {
+              "oneofs": {
+                "_hop_distance": {
+                  "oneof": [
+                    "hop_distance"
+                  ]
+                },
+                "_rst_ttl": {
+                  "oneof": [
+                    "rst_ttl"
+                  ]
+                },
+                "_peer_ttl": {
+                  "oneof": [
+                    "peer_ttl"
+                  ]
+                },
+                "_timeout_above_ms": {
+                  "oneof": [
+                    "timeout_above_ms"
+                  ]
+                },
+                "_timeout_at_most_ms": {
+                  "oneof": [
+                    "timeout_at_most_ms"
+                  ]
+                }
+              },
+              "fields": {
+                "source_host": {
+                  "type": "string",
+                  "id": 1
+                },
+                "destination_addr": {
+                  "type": "string",
+                  "id": 2
+                },
+                "destination_port": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "destination_hosts": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 4
+                },
+                "kind": {
+                  "type": "string",
+                  "id": 5
+                },
+                "hop_distance": {
+                  "type": "uint32",
+                  "id": 6,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "rst_ttl": {
+                  "type": "uint32",
+                  "id": 7,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "peer_ttl": {
+                  "type": "uint32",
+                  "id": 8,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "ip_id_signature": {
+                  "type": "string",
+                  "id": 9
+                },
+                "resets": {
+                  "type": "uint64",
+                  "id": 10
+                },
+                "first_unix_ns": {
+                  "type": "fixed64",
+                  "id": 11
+                },
+                "last_unix_ns": {
+                  "type": "fixed64",
+                  "id": 12
+                },
+                "causes": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 13
+                },
+                "timeout_above_ms": {
+                  "type": "uint32",
+                  "id": 14,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "timeout_at_most_ms": {
+                  "type": "uint32",
+                  "id": 15,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "known_timeouts": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 16
+                },
+                "example_flows": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 17
+                },
+                "example_event_ids": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 18
+                }
+              }
+            },
+            "MiddleboxesResponse": {
+              "fields": {
+                "middleboxes": {
+                  "rule": "repeated",
+                  "type": "Middlebox",
+                  "id": 1
+                }
+              }
+            },
+            "FleetRequest": {
+              "fields": {
+                "host": {
+                  "type": "string",
+                  "id": 1
+                },
+                "stale_after_s": {
+                  "type": "uint32",
+                  "id": 2
+                }
+              }
+            },
+            "FleetAgent": {
+              "fields": {
+                "host": {
+                  "type": "string",
+                  "id": 1
+                },
+                "boot_id": {
+                  "type": "string",
+                  "id": 2
+                },
+                "run_id": {
+                  "type": "uint64",
+                  "id": 3
+                },
+                "agent_version": {
+                  "type": "string",
+                  "id": 4
+                },
+                "kernel_release": {
+                  "type": "string",
+                  "id": 5
+                },
+                "addresses": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 6
+                },
+                "netns": {
+                  "rule": "repeated",
+                  "type": "NetnsCoverage",
+                  "id": 7
+                },
+                "all_netns": {
+                  "type": "bool",
+                  "id": 8
+                },
+                "counters": {
+                  "type": "AgentCounters",
+                  "id": 9
+                },
+                "covered_from_unix_ns": {
+                  "type": "fixed64",
+                  "id": 10
+                },
+                "last_heartbeat_unix_ns": {
+                  "type": "fixed64",
+                  "id": 11
+                },
+                "interval_s": {
+                  "type": "uint32",
+                  "id": 12
+                },
+                "status": {
+                  "type": "string",
+                  "id": 13
+                },
+                "delivery_lag_ms": {
+                  "type": "double",
+                  "id": 14
+                },
+                "missing": {
+                  "type": "int64",
+                  "id": 15
+                },
+                "stored": {
+                  "type": "uint64",
+                  "id": 16
+                }
+              }
+            },
+            "CollectorStatus": {
+              "fields": {
+                "storage": {
+                  "type": "string",
+                  "id": 1
+                },
+                "stream_pending": {
+                  "type": "uint64",
+                  "id": 2
+                },
+                "ack_pending": {
+                  "type": "uint64",
+                  "id": 3
+                },
+                "rows_inserted": {
+                  "type": "uint64",
+                  "id": 4
+                },
+                "dead_lettered": {
+                  "type": "uint64",
+                  "id": 5
+                }
+              }
+            },
+            "FleetResponse": {
+              "fields": {
+                "agents": {
+                  "rule": "repeated",
+                  "type": "FleetAgent",
+                  "id": 1
+                },
+                "collector": {
+                  "type": "CollectorStatus",
+                  "id": 2
+                }
+              }
+            },
             "SqlRequest": {
               "fields": {
                 "sql": {
@@ -221,6 +870,31 @@ export const descriptor = {
             },
             "Query": {
               "methods": {
+                "ListResets": {
+                  "requestType": "ListResetsRequest",
+                  "responseType": "ListResetsResponse"
+                },
+                "WatchResets": {
+                  "requestType": "WatchResetsRequest",
+                  "responseType": "WatchResetsResponse",
+                  "responseStream": true
+                },
+                "TopCauses": {
+                  "requestType": "TopCausesRequest",
+                  "responseType": "TopCausesResponse"
+                },
+                "ExplainFlow": {
+                  "requestType": "ExplainFlowRequest",
+                  "responseType": "ExplainFlowResponse"
+                },
+                "Middleboxes": {
+                  "requestType": "MiddleboxesRequest",
+                  "responseType": "MiddleboxesResponse"
+                },
+                "Fleet": {
+                  "requestType": "FleetRequest",
+                  "responseType": "FleetResponse"
+                },
                 "Sql": {
                   "requestType": "SqlRequest",
                   "responseType": "SqlResponse"
@@ -606,6 +1280,180 @@ export interface AgentHeartbeat {
   covered_from_unix_ns: string;
   covered_to_unix_ns: string;
   interval_s: number;
+}
+
+export interface ResetFilter {
+  from_unix_ns: string;
+  to_unix_ns: string;
+  host: string;
+  netns: string;
+  address: string;
+  port: number;
+  direction: string;
+  origin: string;
+  cause: string;
+}
+
+export interface Diagnosis {
+  origin: string;
+  cause: string;
+  cause_title: string;
+  detail: string;
+  fix: string;
+  hop_distance?: number;
+  peer_hop_distance?: number;
+  seq_exact?: boolean;
+  idle_ms?: number;
+  match_rule: string;
+  peer_event_id: string;
+  peer_host: string;
+  peer_local_addr: string;
+  peer_local_port: number;
+  peer_remote_addr: string;
+  peer_remote_port: number;
+  peer_state: string;
+  peer_reason: string;
+  peer_watchers: string[];
+  sender_host: string;
+  sender_pid: number;
+  sender_comm: string;
+}
+
+export interface Reset {
+  event_id: string;
+  host: string;
+  boot_id: string;
+  event: ResetEvent;
+  diagnosis?: Diagnosis;
+}
+
+export interface ListResetsRequest {
+  filter: ResetFilter;
+  page_size: number;
+  page_token: string;
+  oldest_first: boolean;
+}
+
+export interface ListResetsResponse {
+  resets: Reset[];
+  next_page_token: string;
+}
+
+export interface WatchResetsRequest {
+  filter: ResetFilter;
+}
+
+export interface WatchResetsResponse {
+  reset: Reset;
+  skipped: string;
+}
+
+export interface TopCausesRequest {
+  filter: ResetFilter;
+  group_by: ('TOP_CAUSES_GROUP_UNSPECIFIED' | 'TOP_CAUSES_GROUP_CAUSE' | 'TOP_CAUSES_GROUP_ORIGIN' | 'TOP_CAUSES_GROUP_HOST' | 'TOP_CAUSES_GROUP_SERVICE' | 'TOP_CAUSES_GROUP_PORT')[];
+  limit: number;
+}
+
+export interface TopCausesRow {
+  cause: string;
+  origin: string;
+  host: string;
+  service: string;
+  port: number;
+  resets: string;
+  hosts: string;
+  first_unix_ns: string;
+  last_unix_ns: string;
+  example: string;
+}
+
+export interface TopCausesResponse {
+  rows: TopCausesRow[];
+  total_resets: string;
+}
+
+export interface ExplainFlowRequest {
+  endpoints: string[];
+  from_unix_ns: string;
+  to_unix_ns: string;
+  limit: number;
+}
+
+export interface FlowStory {
+  resets: Reset[];
+  lines: string[];
+}
+
+export interface ExplainFlowResponse {
+  stories: FlowStory[];
+  truncated: boolean;
+}
+
+export interface MiddleboxesRequest {
+  filter: ResetFilter;
+  limit: number;
+}
+
+export interface Middlebox {
+  source_host: string;
+  destination_addr: string;
+  destination_port: number;
+  destination_hosts: string[];
+  kind: string;
+  hop_distance?: number;
+  rst_ttl?: number;
+  peer_ttl?: number;
+  ip_id_signature: string;
+  resets: string;
+  first_unix_ns: string;
+  last_unix_ns: string;
+  causes: string[];
+  timeout_above_ms?: number;
+  timeout_at_most_ms?: number;
+  known_timeouts: string[];
+  example_flows: string[];
+  example_event_ids: string[];
+}
+
+export interface MiddleboxesResponse {
+  middleboxes: Middlebox[];
+}
+
+export interface FleetRequest {
+  host: string;
+  stale_after_s: number;
+}
+
+export interface FleetAgent {
+  host: string;
+  boot_id: string;
+  run_id: string;
+  agent_version: string;
+  kernel_release: string;
+  addresses: string[];
+  netns: NetnsCoverage[];
+  all_netns: boolean;
+  counters: AgentCounters;
+  covered_from_unix_ns: string;
+  last_heartbeat_unix_ns: string;
+  interval_s: number;
+  status: string;
+  delivery_lag_ms: number;
+  missing: string;
+  stored: string;
+}
+
+export interface CollectorStatus {
+  storage: string;
+  stream_pending: string;
+  ack_pending: string;
+  rows_inserted: string;
+  dead_lettered: string;
+}
+
+export interface FleetResponse {
+  agents: FleetAgent[];
+  collector: CollectorStatus;
 }
 
 export interface SqlRequest {

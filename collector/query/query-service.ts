@@ -1,0 +1,25 @@
+// rstscope.v1.Query: one handler per RPC, each in its own file, with what it
+// needs from the collector.
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { CollectorStatus } from '../../proto/index.js';
+import type { Storage } from '../storage/storage.js';
+import type { QueryLimits } from './query-limits.js';
+import type { ResetFeed } from './reset-feed.js';
+import { sqlHandler } from './sql-handler.js';
+
+export interface QueryServiceDeps {
+  storage: Pick<Storage, 'readOnlyQuery' | 'query'>;
+  limits: QueryLimits;
+  log: Logger;
+  /** Live resets for WatchResets; without one, WatchResets answers UNAVAILABLE. */
+  resetFeed?: ResetFeed;
+  /** The collector's own state for Fleet (NATS backlog, rows stored). */
+  collectorStatus?: () => Promise<CollectorStatus>;
+}
+
+export function queryServiceImplementation(deps: QueryServiceDeps): UntypedServiceImplementation {
+  return {
+    Sql: sqlHandler(deps.storage, deps.limits, deps.log),
+  };
+}
