@@ -2,7 +2,7 @@
 // the one-line answers to bad input and to a collector that is not there.
 import { describe, expect, it } from 'vitest';
 import { runDiagnoseCommand } from '../cli/diagnosis/diagnose-command.js';
-import { endpointText, parseEndpoint } from '../cli/diagnosis/endpoint.js';
+import { endpointText, parseEndpoint } from '../collector/diagnosis/endpoint.js';
 import { runExplainCommand } from '../cli/diagnosis/explain-command.js';
 import { timeWindow } from '../cli/diagnosis/time-window.js';
 import { freePort } from './lab/free-port.js';

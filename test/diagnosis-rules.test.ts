@@ -10,8 +10,8 @@ import { repoRoot } from '../agent/repo-root.js';
 import { CAUSES } from '../collector/diagnosis/causes.js';
 import { KNOWN_IDLE_TIMEOUTS } from '../collector/diagnosis/idle-timeouts.js';
 import { installDiagnosisViews } from '../collector/diagnosis/views.js';
-import { flowStories } from '../cli/diagnosis/flow-story.js';
-import type { CauseRow } from '../cli/diagnosis/flow-story.js';
+import { flowStories } from '../collector/diagnosis/flow-story.js';
+import type { CauseRow } from '../collector/diagnosis/flow-story.js';
 import {
   DEFAULT_DATABASE,
   DEFAULT_PASSWORD,

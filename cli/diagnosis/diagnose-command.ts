@@ -5,7 +5,7 @@ import { middleboxesSelect } from '../../collector/diagnosis/middlebox-view.js';
 import { withCollector } from '../collector-connection.js';
 import type { CommandIo } from '../collector-connection.js';
 import { formatTable } from '../sql-table.js';
-import { endpointText } from './endpoint.js';
+import { endpointText } from '../../collector/diagnosis/endpoint.js';
 import {
   QUERY_VERB_OPTIONS,
   QueryVerbUsageError,

@@ -3,10 +3,10 @@ import type { QueryClient } from '../query-client.js';
 import { quoteString } from '../../collector/storage/ddl.js';
 import { withCollector } from '../collector-connection.js';
 import type { CommandIo } from '../collector-connection.js';
-import { ENDPOINT_FORM, parseEndpoint } from './endpoint.js';
-import type { Endpoint } from './endpoint.js';
-import { flowStories } from './flow-story.js';
-import type { CauseRow } from './flow-story.js';
+import { ENDPOINT_FORM, parseEndpoint } from '../../collector/diagnosis/endpoint.js';
+import type { Endpoint } from '../../collector/diagnosis/endpoint.js';
+import { flowStories } from '../../collector/diagnosis/flow-story.js';
+import type { CauseRow } from '../../collector/diagnosis/flow-story.js';
 import {
   QUERY_VERB_OPTIONS,
   QueryVerbUsageError,

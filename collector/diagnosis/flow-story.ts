@@ -1,7 +1,7 @@
 // The story of one flow's resets in words, from reset_causes rows: who received
 // it, who sent it or that nobody did, what the TTLs say, the cause and the fix.
 // Pure: rows in, lines out.
-import { causeById } from '../../collector/diagnosis/causes.js';
+import { causeById } from './causes.js';
 import { endpointText } from './endpoint.js';
 
 /** The reset_causes columns a story uses, as the query service returns them. */
