@@ -7,6 +7,7 @@ import type { Storage } from '../storage/storage.js';
 import type { QueryLimits } from './query-limits.js';
 import type { ResetFeed } from './reset-feed.js';
 import { sqlHandler } from './sql-handler.js';
+import { watchResetsHandler } from './watch-resets.js';
 
 export interface QueryServiceDeps {
   storage: Pick<Storage, 'readOnlyQuery' | 'query'>;
@@ -21,5 +22,6 @@ export interface QueryServiceDeps {
 export function queryServiceImplementation(deps: QueryServiceDeps): UntypedServiceImplementation {
   return {
     Sql: sqlHandler(deps.storage, deps.limits, deps.log),
+    WatchResets: watchResetsHandler(deps),
   };
 }
