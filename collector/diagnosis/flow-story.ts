@@ -54,17 +54,36 @@ const MATCH_RULE_WORDS: Record<string, string> = {
   tuple: 'addresses and ports match (no sequence evidence)',
 };
 
+/** One story and the rows it tells: a received reset, then its sender's record when present. */
+export interface ToldStory<R extends CauseRow = CauseRow> {
+  rows: R[];
+  lines: string[];
+}
+
 /** One story (a few lines) per reset; a received reset and its sender's record make one. */
 export function flowStories(
   rows: readonly CauseRow[],
   pathTtl: PathTtl = () => undefined,
 ): string[][] {
+  return tellStories(rows, pathTtl).map((story) => story.lines);
+}
+
+/** flowStories() with the rows each story tells. */
+export function tellStories<R extends CauseRow>(
+  rows: readonly R[],
+  pathTtl: PathTtl = () => undefined,
+): ToldStory<R>[] {
+  const byId = new Map(rows.map((r) => [r.event_id, r]));
   const toldWithPeer = new Set(
     rows.filter((r) => r.direction === 'received' && r.peer_event_id).map((r) => r.peer_event_id),
   );
   return rows
     .filter((r) => r.direction === 'received' || !toldWithPeer.has(r.event_id))
-    .map((r) => (r.direction === 'received' ? receivedStory(r, pathTtl) : sentStory(r)));
+    .map((r) => {
+      if (r.direction !== 'received') return { rows: [r], lines: sentStory(r) };
+      const sender = r.peer_event_id ? byId.get(r.peer_event_id) : undefined;
+      return { rows: sender ? [r, sender] : [r], lines: receivedStory(r, pathTtl) };
+    });
 }
 
 function receivedStory(r: CauseRow, pathTtl: PathTtl): string[] {

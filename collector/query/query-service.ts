@@ -6,7 +6,12 @@ import type { CollectorStatus } from '../../proto/index.js';
 import type { Storage } from '../storage/storage.js';
 import type { QueryLimits } from './query-limits.js';
 import type { ResetFeed } from './reset-feed.js';
+import { explainFlowHandler } from './explain-flow.js';
+import { fleetHandler } from './fleet.js';
+import { listResetsHandler } from './list-resets.js';
+import { middleboxesHandler } from './middleboxes.js';
 import { sqlHandler } from './sql-handler.js';
+import { topCausesHandler } from './top-causes.js';
 import { watchResetsHandler } from './watch-resets.js';
 
 export interface QueryServiceDeps {
@@ -21,6 +26,11 @@ export interface QueryServiceDeps {
 
 export function queryServiceImplementation(deps: QueryServiceDeps): UntypedServiceImplementation {
   return {
+    ListResets: listResetsHandler(deps),
+    TopCauses: topCausesHandler(deps),
+    ExplainFlow: explainFlowHandler(deps),
+    Middleboxes: middleboxesHandler(deps),
+    Fleet: fleetHandler(deps),
     Sql: sqlHandler(deps.storage, deps.limits, deps.log),
     WatchResets: watchResetsHandler(deps),
   };

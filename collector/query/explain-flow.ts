@@ -1,0 +1,129 @@
+// rstscope.v1.Query/ExplainFlow: the story of one flow's resets (or of every
+// flow of one endpoint), told on the server from reset_causes.
+import type { ExplainFlowRequest, ExplainFlowResponse } from '../../proto/index.js';
+import { ENDPOINT_FORM, parseEndpoint } from '../diagnosis/endpoint.js';
+import type { Endpoint } from '../diagnosis/endpoint.js';
+import { tellStories } from '../diagnosis/flow-story.js';
+import type { QueryServiceDeps } from './query-service.js';
+import { RpcArgumentError, RpcNotFoundError, unaryHandler } from './rpc-failure.js';
+import { callTimeoutMs, RpcQueries, stringArray } from './rpc-queries.js';
+import type { QueryParams } from './rpc-queries.js';
+import { CAUSE_COLUMNS, resetMessages } from './reset-message.js';
+import type { StoredCause } from './reset-message.js';
+import { parseResetFilter } from './reset-filter.js';
+
+export const DEFAULT_EXPLAIN_LIMIT = 200;
+export const MAX_EXPLAIN_LIMIT = 1000;
+
+const WINDOW =
+  'ts >= fromUnixTimestamp64Nano({from_ns:Int64}) AND ts <= fromUnixTimestamp64Nano({to_ns:Int64})';
+
+/** An endpoint is in a row if either end, as either side saw it, is that endpoint. */
+function endpointMatch(name: string, e: Endpoint): string {
+  const ends = [
+    ['local_addr', 'local_port'],
+    ['remote_addr', 'remote_port'],
+    ['peer_local_addr', 'peer_local_port'],
+    ['peer_remote_addr', 'peer_remote_port'],
+  ];
+  return `(${ends
+    .map(([addr, port]) =>
+      e.port === undefined
+        ? `${addr} = {${name}:IPv6}`
+        : `(${addr} = {${name}:IPv6} AND ${port} = {${name}_port:UInt16})`,
+    )
+    .join(' OR ')})`;
+}
+
+export function explainFlowHandler(deps: QueryServiceDeps) {
+  return unaryHandler<ExplainFlowRequest, ExplainFlowResponse>(
+    'ExplainFlow',
+    deps.log,
+    (deadlineMs) => callTimeoutMs(deps.limits, deadlineMs),
+    async (request, { deadlineMs }) => {
+      const texts = request.endpoints ?? [];
+      if (texts.length < 1 || texts.length > 2) {
+        throw new RpcArgumentError(
+          `endpoints: expected one or two, ${ENDPOINT_FORM}; got ${texts.length}`,
+        );
+      }
+      const endpoints = texts.map((text) => {
+        const e = parseEndpoint(text);
+        if (!e) throw new RpcArgumentError(`endpoint ${text}: expected ${ENDPOINT_FORM}`);
+        return e;
+      });
+      const limit = request.limit || DEFAULT_EXPLAIN_LIMIT;
+      if (limit > MAX_EXPLAIN_LIMIT) {
+        throw new RpcArgumentError(`limit ${limit}: at most ${MAX_EXPLAIN_LIMIT}`);
+      }
+      const window = parseResetFilter({
+        from_unix_ns: request.from_unix_ns,
+        to_unix_ns: request.to_unix_ns,
+      });
+      const params: QueryParams = { from_ns: String(window.fromNs), to_ns: String(window.toNs) };
+      endpoints.forEach((e, i) => {
+        params[`e${i}`] = e.address;
+        if (e.port !== undefined) params[`e${i}_port`] = String(e.port);
+      });
+      const where = endpoints.map((e, i) => endpointMatch(`e${i}`, e)).join(' AND ');
+      const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
+      const found = await queries.rows<StoredCause>(
+        `SELECT ${CAUSE_COLUMNS} FROM reset_causes WHERE ${WINDOW} AND ${where}
+         ORDER BY ts, direction DESC, event_id LIMIT ${limit + 1}`,
+        params,
+        limit + 1,
+      );
+      if (found.length === 0) {
+        throw new RpcNotFoundError(
+          `no reset of ${endpoints.map((e) => e.text).join(' ↔ ')} between ` +
+            `${isoOf(window.fromNs)} and ${isoOf(window.toNs)}; widen the window`,
+        );
+      }
+      const rows = found.slice(0, limit);
+      const pathTtls = await ordinaryTtls(queries, rows, params);
+      const stories = tellStories(rows, (host, addr) => pathTtls.get(`${host} ${addr}`));
+      const resets = new Map(
+        (await resetMessages(queries, rows)).map((reset) => [reset.event_id, reset]),
+      );
+      return {
+        stories: stories.map((story) => ({
+          resets: story.rows.flatMap((r) => resets.get(r.event_id) ?? []),
+          lines: story.lines,
+        })),
+        truncated: found.length > limit,
+      };
+    },
+  );
+}
+
+/**
+ * The TTL a host sees on the remote end's ordinary segments, from its other
+ * resets in the window: a refused connect saw none on its own socket.
+ */
+async function ordinaryTtls(
+  queries: RpcQueries,
+  rows: readonly StoredCause[],
+  window: QueryParams,
+): Promise<Map<string, number>> {
+  const wanted = rows.filter((r) => r.rst_ttl !== null && r.peer_ttl === null);
+  if (wanted.length === 0) return new Map();
+  const found = await queries.rows<{ host: string; remote_addr: string; ttl: number }>(
+    `SELECT CAST(host AS String) AS host, remote_addr, anyLast(peer_ttl) AS ttl FROM resets
+     WHERE ${WINDOW}
+       AND host IN {hosts:Array(String)} AND remote_addr IN {addrs:Array(IPv6)}
+       AND peer_ttl IS NOT NULL
+     GROUP BY host, remote_addr`,
+    {
+      from_ns: window.from_ns!,
+      to_ns: window.to_ns!,
+      hosts: stringArray(wanted.map((r) => r.host)),
+      addrs: stringArray(wanted.map((r) => r.remote_addr)),
+    },
+    wanted.length,
+  );
+  return new Map(found.map((f) => [`${f.host} ${f.remote_addr}`, f.ttl]));
+}
+
+function isoOf(ns: bigint): string {
+  return new Date(Number(ns / 1_000_000n)).toISOString();
+}

@@ -1,0 +1,161 @@
+// rstscope.v1.Query/Fleet: each agent run's latest heartbeat — what it covers,
+// what it counted, whether it is still reporting — beside what was stored.
+import type { FleetAgent, FleetRequest, FleetResponse } from '../../proto/index.js';
+import { addressForPeople } from '../diagnosis/endpoint.js';
+import type { QueryServiceDeps } from './query-service.js';
+import { unaryHandler } from './rpc-failure.js';
+import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
+import type { QueryParams } from './rpc-queries.js';
+import type { Storage } from '../storage/storage.js';
+
+/** An agent silent for longer than this is stale: it heartbeats every few seconds. */
+export const DEFAULT_STALE_AFTER_S = 30;
+
+// Enough for any fleet we would list in one answer; a larger one pages by host.
+const MAX_AGENT_RUNS = 100_000;
+
+interface AgentRow {
+  host: string;
+  boot_id: string;
+  run_id: string;
+  agent_version: string;
+  kernel_release: string;
+  addresses: string[];
+  netns: number[];
+  netns_names: string[];
+  all_netns: boolean;
+  seen: string;
+  lost_kernel: string;
+  dropped_agent: string;
+  published: string;
+  buffered: string;
+  batches_published: string;
+  batches_dropped: string;
+  decoded: string;
+  covered_from_ns: string;
+  last_ns: string;
+  interval_s: number;
+  lag_ms: number;
+  age_ms: number;
+  stored: string;
+}
+
+const LATEST = [
+  'agent_version',
+  'kernel_release',
+  'addresses',
+  'netns',
+  'netns_names',
+  'all_netns',
+  'seen',
+  'lost_kernel',
+  'dropped_agent',
+  'published',
+  'buffered',
+  'batches_published',
+  'batches_dropped',
+  'decoded',
+  'interval_s',
+];
+
+export function fleetHandler(deps: QueryServiceDeps) {
+  return unaryHandler<FleetRequest, FleetResponse>(
+    'Fleet',
+    deps.log,
+    (deadlineMs) => callTimeoutMs(deps.limits, deadlineMs),
+    async (request, { deadlineMs }) => {
+      const staleAfterS = request.stale_after_s || DEFAULT_STALE_AFTER_S;
+      const params: QueryParams = {};
+      let onlyHost = '';
+      if (request.host) {
+        onlyHost = 'WHERE host = {host:String}';
+        params.host = request.host;
+      }
+      const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
+      // A run's stored resets are those of its batches: batch ids start with
+      // host/boot_id/run_id/. A redelivered heartbeat (same key, not yet merged
+      // away) has the same values, so argMax over ts reads it once.
+      const rows = await queries.rows<AgentRow>(
+        `WITH runs AS (
+           SELECT CAST(host AS String) AS host, CAST(boot_id AS String) AS boot_id,
+                  toString(run_id) AS run_id,
+                  ${LATEST.map((c) => `argMax(${c}, ts) AS ${c}`).join(', ')},
+                  toString(toUnixTimestamp64Nano(min(covered_from))) AS covered_from_ns,
+                  max(ts) AS last_ts,
+                  toString(toUnixTimestamp64Nano(last_ts)) AS last_ns,
+                  dateDiff('millisecond', last_ts, argMax(inserted_at, ts)) AS lag_ms
+           FROM agents ${onlyHost}
+           GROUP BY host, boot_id, run_id
+         ),
+         stored AS (
+           SELECT arrayStringConcat(arraySlice(splitByChar('/', batch_id), 1, 3), '/') AS run_key,
+                  count() AS stored
+           FROM resets
+           WHERE host IN (SELECT host FROM runs)
+           GROUP BY run_key
+         )
+         SELECT runs.*, dateDiff('millisecond', last_ts, now64(3)) AS age_ms,
+                ifNull(stored.stored, 0) AS stored
+         FROM runs
+         LEFT JOIN stored ON stored.run_key = concat(runs.host, '/', runs.boot_id, '/', runs.run_id)
+         ORDER BY host, last_ts DESC, boot_id, run_id
+         LIMIT ${MAX_AGENT_RUNS}`,
+        params,
+        MAX_AGENT_RUNS,
+      );
+      return {
+        agents: rows.map((r) => fleetAgent(r, staleAfterS)),
+        collector: deps.collectorStatus
+          ? await deps.collectorStatus()
+          : {
+              storage: storageName(deps.storage as Partial<Storage>),
+              stream_pending: '0',
+              ack_pending: '0',
+              rows_inserted: '0',
+              dead_lettered: '0',
+            },
+      };
+    },
+  );
+}
+
+function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {
+  return {
+    host: r.host,
+    boot_id: r.boot_id,
+    run_id: r.run_id,
+    agent_version: r.agent_version,
+    kernel_release: r.kernel_release,
+    addresses: r.addresses.map(addressForPeople),
+    netns: r.netns.map((inode, i) => ({ inode, name: r.netns_names[i] ?? '' })),
+    all_netns: r.all_netns,
+    counters: {
+      seen: r.seen,
+      lost_kernel: r.lost_kernel,
+      dropped_agent: r.dropped_agent,
+      published: r.published,
+      buffered: r.buffered,
+      batches_published: r.batches_published,
+      batches_dropped: r.batches_dropped,
+      decoded: r.decoded,
+    },
+    covered_from_unix_ns: r.covered_from_ns,
+    last_heartbeat_unix_ns: r.last_ns,
+    interval_s: r.interval_s,
+    status: r.age_ms > staleAfterS * 1000 ? 'stale' : 'live',
+    delivery_lag_ms: r.lag_ms,
+    // Positive while batches are in flight or were lost. Negative for a moment:
+    // the heartbeat counts what the kernel saw up to its ts, and the batches of
+    // resets since then may be stored before the next heartbeat arrives.
+    missing: String(BigInt(r.seen) - BigInt(r.stored)),
+    stored: r.stored,
+  };
+}
+
+/**
+ * The storage as people name it: backend and where its data lives. The deps
+ * name only the storage's query methods; the object behind them is the Storage.
+ */
+function storageName(storage: Partial<Storage>): string {
+  return storage.backend ? `${storage.backend} ${storage.location ?? ''}`.trim() : '';
+}
