@@ -8,7 +8,12 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type {
+  ConsumerMessages,
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
+} from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -39,6 +44,7 @@ export interface IntakeOptions {
 export class NatsIntake implements DeadLetterSink {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
@@ -62,6 +68,7 @@ export class NatsIntake implements DeadLetterSink {
       );
     }
     const jsm = await jetstreamManager(this.nc);
+    this.jsm = jsm;
     await ensureStream(jsm, { ...resetsStreamConfig(streamLimits), name: STREAM });
     await ensureStream(jsm, { ...deadletterStreamConfig(), name: deadletterStreamConfig().name! });
     try {
@@ -112,6 +119,16 @@ export class NatsIntake implements DeadLetterSink {
       // Dead-lettering the same message twice (after a crash) stores it once.
       msgID: `deadletter/${message.streamSeq}`,
     });
+  }
+
+  /**
+   * The durable consumer's backlog, as JetStream counts it over all collectors:
+   * messages not yet taken, and taken but not yet acknowledged.
+   */
+  async backlog(): Promise<{ pending: number; ackPending: number }> {
+    if (!this.jsm) throw new Error('the NATS intake is not open');
+    const info = await this.jsm.consumers.info(STREAM, this.options.durable);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
   }
 
   /** Stops pulling; messages not yet acked will be delivered again (to any collector). */

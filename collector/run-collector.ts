@@ -1,11 +1,13 @@
 // `rstscope collector`: config → storage (migrated) → NATS intake → ingester →
-// query service; on SIGINT/SIGTERM stop pulling, insert and ack what is pending,
-// close everything.
+// live reset feed → query service; on SIGINT/SIGTERM stop pulling, insert and ack
+// what is pending, end the watches, close everything.
 import { pino } from 'pino';
 import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
+import { collectorStatusProvider } from './collector-status.js';
 import type { CollectorConfig } from './config.js';
 import { Ingester } from './ingest/ingester.js';
 import { NatsIntake } from './nats-intake.js';
+import { NatsResetFeed } from './query/nats-reset-feed.js';
 import { startQueryServer } from './query/query-server.js';
 import { openStorage } from './storage/open-storage.js';
 
@@ -29,7 +31,19 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
     cleanups.unshift(() => intake.close());
     await intake.open();
     const ingester = new Ingester(storage, intake, config.ingest, config.maxMessageBytes, log);
-    const server = await startQueryServer({ listen: config.listen, storage, log });
+    const resetFeed = await NatsResetFeed.open({ servers: config.nats, log });
+    cleanups.unshift(() => resetFeed.close());
+    const server = await startQueryServer({
+      listen: config.listen,
+      storage,
+      log,
+      resetFeed,
+      collectorStatus: collectorStatusProvider({
+        storage: storage.location,
+        backlog: () => intake.backlog(),
+        counters: ingester.counters,
+      }),
+    });
     cleanups.unshift(() => server.shutdown());
     const { failed } = await intake.start(ingester);
     log.info(

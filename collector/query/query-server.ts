@@ -6,6 +6,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { grpcServiceDefinition } from '../../proto/index.js';
 import type { Storage } from '../storage/storage.js';
+import { ClosableResetFeed } from './closable-reset-feed.js';
 import { formatHostPort, HOST_PORT_FORM, parseHostPort } from './host-port.js';
 import { HealthService, healthServiceDefinition, QUERY_SERVICE_NAME } from './health-service.js';
 import type { HealthOptions } from './health-service.js';
@@ -16,6 +17,9 @@ import type { QueryServiceDeps } from './query-service.js';
 
 /** How long shutdown waits for running queries before cutting them off. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
+/** What an open watch hears when the server stops. */
+export const SHUTTING_DOWN = 'collector shutting down';
 
 export interface QueryServerOptions {
   /** host:port to listen on; port 0 picks a free port ([::1]:0 for IPv6). */
@@ -28,6 +32,7 @@ export interface QueryServerOptions {
   credentials?: ServerCredentials;
   /** When set, every call must carry `authorization: Bearer <token>`. */
   token?: string;
+  /** Live resets for WatchResets (the collector's NATS feed); without one it answers UNAVAILABLE. */
   resetFeed?: QueryServiceDeps['resetFeed'];
   collectorStatus?: QueryServiceDeps['collectorStatus'];
   health?: HealthOptions;
@@ -40,7 +45,10 @@ export interface QueryServer {
   readonly address: string;
   /** What health checks report, with the storage's answer (default true). */
   setServing(serving: boolean): void;
-  /** Reports NOT_SERVING, ends Watch streams, lets running queries finish within the grace period. */
+  /**
+   * Reports NOT_SERVING, ends health and reset watches (UNAVAILABLE "collector
+   * shutting down"), lets running queries finish within the grace period.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -58,6 +66,8 @@ export async function startQueryServer(options: QueryServerOptions): Promise<Que
   const limits = resolveQueryLimits(options.limits);
   const log = options.log.child({ component: 'query-server' });
   const health = new HealthService(options.storage, options.health);
+  // Watches end at shutdown through their feed: the server holds the switch.
+  const resetFeed = options.resetFeed && new ClosableResetFeed(options.resetFeed);
   const server = new Server();
   server.addService(
     grpcServiceDefinition(QUERY_SERVICE_NAME) as ServiceDefinition,
@@ -65,7 +75,7 @@ export async function startQueryServer(options: QueryServerOptions): Promise<Que
       storage: options.storage,
       limits,
       log,
-      resetFeed: options.resetFeed,
+      resetFeed,
       collectorStatus: options.collectorStatus,
     }),
   );
@@ -95,6 +105,7 @@ export async function startQueryServer(options: QueryServerOptions): Promise<Que
     address,
     setServing: (serving) => health.setServing(serving),
     shutdown() {
+      resetFeed?.close(SHUTTING_DOWN);
       stopping ??= drain(server, health, options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS).then(
         (forced) => log.info({ address, forced }, 'query service stopped'),
       );

@@ -1,21 +1,111 @@
-// rstscope.v1.Query/WatchResets: resets as agents publish them.
-// (Being built: answers UNAVAILABLE until the NATS feed lands.)
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import type { ServerWritableStream } from '@grpc/grpc-js';
-import type { WatchResetsRequest, WatchResetsResponse } from '../../proto/index.js';
+// rstscope.v1.Query/WatchResets: resets as agents publish them, from the live NATS
+// feed (never by polling the store), filtered per call. The response headers go
+// out once the feed is live, so a client knows from when on nothing is missed.
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import type { Reset, ResetBatch, ResetFilter } from '../../proto/index.js';
+import { batchId } from '../../proto/nats-topology.js';
+import { netnsByName } from './netns-by-name.js';
 import type { QueryServiceDeps } from './query-service.js';
+import { assertLiveFilter, liveResetMatch } from './reset-filter-match.js';
+import type { LiveResetMatch } from './reset-filter-match.js';
+import { parseResetFilter, ResetFilterError } from './reset-filter.js';
+import type { ParsedResetFilter } from './reset-filter.js';
+import { WatchStream } from './watch-stream.js';
+import type { WatchCall } from './watch-stream.js';
 
 export function watchResetsHandler(deps: QueryServiceDeps) {
-  return (call: ServerWritableStream<WatchResetsRequest, WatchResetsResponse>) => {
-    call.destroy(
-      Object.assign(
-        new Error(
-          deps.resetFeed ? 'WatchResets is not available yet' : 'this collector has no NATS feed',
-        ),
-        {
-          code: GrpcStatus.UNAVAILABLE,
-        },
-      ),
-    );
+  return (call: WatchCall) => {
+    watchResets(call, deps).catch((error: unknown) => {
+      deps.log.error({ err: error, peer: call.getPeer() }, 'watch failed');
+      call.emit('error', { code: GrpcStatus.INTERNAL, details: 'watch failed on the server' });
+    });
   };
+}
+
+async function watchResets(call: WatchCall, deps: QueryServiceDeps): Promise<void> {
+  const stream = new WatchStream(call);
+  const feed = deps.resetFeed;
+  if (!feed) {
+    stream.fail(
+      GrpcStatus.UNAVAILABLE,
+      'live resets are not available: this query server has no NATS feed (run it inside `rstscope collector`)',
+    );
+    return;
+  }
+  const match = await filterOf(call, deps, stream);
+  if (!match || call.cancelled || stream.done) return;
+
+  const subscription = feed.subscribe({
+    batch: (batch) => forEachMatch(batch, match, (reset) => stream.push(reset)),
+    end: (reason) => stream.fail(GrpcStatus.UNAVAILABLE, reason.message),
+  });
+  const log = deps.log.child({ peer: call.getPeer(), filter: call.request.filter });
+  log.info('watch started');
+  call.on('cancelled', () => {
+    subscription.stop();
+    stream.stop();
+  });
+  // Whichever way it ends: cancelled, the feed ended, or the status was sent.
+  call.once('close', () => {
+    subscription.stop();
+    log.info({ written: stream.written, skipped: stream.skipped }, 'watch ended');
+  });
+  await subscription.live;
+  if (!stream.done) call.sendMetadata(new Metadata());
+}
+
+/** The call's filter as a live match; undefined when the call was answered with an error. */
+async function filterOf(
+  call: WatchCall,
+  deps: QueryServiceDeps,
+  stream: WatchStream,
+): Promise<LiveResetMatch | undefined> {
+  let filter: ParsedResetFilter;
+  try {
+    filter = parseResetFilter(withoutWindow(call.request.filter));
+    assertLiveFilter(filter);
+  } catch (error) {
+    if (!(error instanceof ResetFilterError)) throw error;
+    stream.fail(GrpcStatus.INVALID_ARGUMENT, error.message);
+    return undefined;
+  }
+  if (!filter.netns || 'inode' in filter.netns) return liveResetMatch(filter);
+  const { name } = filter.netns;
+  let named;
+  try {
+    named = await netnsByName(deps.storage, name, filter.host);
+  } catch (error) {
+    deps.log.error({ err: error }, 'watch: netns lookup failed');
+    const detail = (error instanceof Error ? error.message : String(error)).split('\n', 1)[0];
+    stream.fail(GrpcStatus.UNAVAILABLE, `cannot resolve netns ${name}: storage failed: ${detail}`);
+    return undefined;
+  }
+  if (named.size === 0) {
+    const where = filter.host ? `host ${filter.host}'s agent reports` : 'any agent reports';
+    stream.fail(
+      GrpcStatus.INVALID_ARGUMENT,
+      `netns ${name}: no namespace of that name in what ${where}; give its inode, or a name from Fleet`,
+    );
+    return undefined;
+  }
+  return liveResetMatch(filter, named);
+}
+
+/** A watch starts now and never ends: the window fields are ignored, as documented. */
+function withoutWindow(filter: ResetFilter | null | undefined): Partial<ResetFilter> {
+  return { ...filter, from_unix_ns: '0', to_unix_ns: '0' };
+}
+
+function forEachMatch(
+  batch: ResetBatch,
+  match: LiveResetMatch,
+  deliver: (reset: Reset) => void,
+): void {
+  let id: string | undefined;
+  for (const [index, event] of batch.events.entries()) {
+    if (!match(batch.host, event)) continue;
+    // The store's event_id: concat(batch_id, '/', toString(batch_index)).
+    id ??= batchId(batch.host, batch.boot_id, batch.run_id, batch.seq);
+    deliver({ event_id: `${id}/${index}`, host: batch.host, boot_id: batch.boot_id, event });
+  }
 }
