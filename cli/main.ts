@@ -14,9 +14,23 @@ import {
   loadCollectorConfig,
   runCollector,
 } from '../collector/index.js';
-import { DIAGNOSE_USAGE, runDiagnoseCommand } from './diagnosis/diagnose-command.js';
-import { EXPLAIN_USAGE, runExplainCommand } from './diagnosis/explain-command.js';
 import { LAB_USAGE, runLabCommand } from './lab-command.js';
+import {
+  DIAGNOSE_USAGE,
+  EXPLAIN_USAGE,
+  FLEET_USAGE,
+  MIDDLEBOXES_USAGE,
+  RESETS_USAGE,
+  runDiagnoseCommand,
+  runExplainCommand,
+  runFleetCommand,
+  runMiddleboxesCommand,
+  runResetsCommand,
+  runTopCommand,
+  runWatchCommand,
+  TOP_USAGE,
+  WATCH_USAGE,
+} from './query/index.js';
 import { SCHEMA_USAGE, runSchemaCommand } from './schema-command.js';
 import { SQL_USAGE, runSqlCommand } from './sql-command.js';
 import { runUpCommand } from './up/up-command.js';
@@ -30,9 +44,16 @@ commands:
   collector  store the resets agents publish on NATS in ClickHouse; serve queries
   schema     print the ClickHouse DDL, single-node or --cluster NAME
   lab        build the lab's network namespaces and show resets in them
-  sql        run one read-only SELECT on the collector's stored resets
-  explain    tell the story of one flow's resets: who sent them, or what injected them
-  diagnose   the top causes of resets and the middleboxes that injected them
+
+query the collector (--server HOST:PORT, default $RSTSCOPE_SERVER or 127.0.0.1:7470):
+  diagnose     the top causes of resets and the middleboxes that injected them
+  top          count resets by cause, origin, host, service or port
+  explain      tell the story of one flow's resets: who sent them, or what injected them
+  resets       list the stored resets that match a filter, with their diagnosis
+  watch        print resets as agents report them, until Ctrl-C
+  middleboxes  the middleboxes that injected resets: path, hop, TTL, idle timeout
+  fleet        the agents' health and coverage, and the collector's backlog
+  sql          run one read-only SELECT on the collector's stored resets
 
 'rstscope <command> --help' for a command's options.`;
 
@@ -45,6 +66,11 @@ const COMMAND_USAGE: Record<string, string> = {
   sql: SQL_USAGE,
   explain: EXPLAIN_USAGE,
   diagnose: DIAGNOSE_USAGE,
+  top: TOP_USAGE,
+  resets: RESETS_USAGE,
+  watch: WATCH_USAGE,
+  middleboxes: MIDDLEBOXES_USAGE,
+  fleet: FLEET_USAGE,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -70,6 +96,16 @@ async function main(argv: string[]): Promise<number> {
       return runExplainCommand(rest, process.env);
     case 'diagnose':
       return runDiagnoseCommand(rest, process.env);
+    case 'top':
+      return runTopCommand(rest, process.env);
+    case 'resets':
+      return runResetsCommand(rest, process.env);
+    case 'watch':
+      return runWatchCommand(rest, process.env);
+    case 'middleboxes':
+      return runMiddleboxesCommand(rest, process.env);
+    case 'fleet':
+      return runFleetCommand(rest, process.env);
     case undefined:
     case 'help':
     case '--help':

@@ -8,7 +8,10 @@ import {
   collectorConnection,
   withCollector,
 } from './collector-connection.js';
-import type { CollectorConnection, CommandIo } from './collector-connection.js';
+import type { CollectorConnection } from './collector-connection.js';
+import { withProgress } from './query/progress.js';
+import { STANDARD_IO } from './query/query-verb.js';
+import type { QueryIo } from './query/query-verb.js';
 import { formatTable } from './sql-table.js';
 
 const MAX_UINT32 = 0xffff_ffff;
@@ -90,7 +93,7 @@ export function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlComman
 export async function runSqlCommand(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
-  io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
+  io: QueryIo = STANDARD_IO,
 ): Promise<number> {
   let config: SqlCommandConfig;
   try {
@@ -101,12 +104,17 @@ export async function runSqlCommand(
     return 2;
   }
   return withCollector('sql', config.connection, io, async (client) => {
-    const response = await client.sql({
-      sql: config.sql,
-      params: config.params,
-      max_rows: config.maxRows,
-      timeout_ms: config.timeoutMs,
-    });
+    const response = await withProgress(
+      io.stderr,
+      `querying ${config.connection.server}`,
+      client.sql({
+        sql: config.sql,
+        params: config.params,
+        max_rows: config.maxRows,
+        timeout_ms: config.timeoutMs,
+      }),
+      io.progressTiming,
+    );
     const lines = config.json ? response.rows : formatTable(response.columns, response.rows);
     for (let i = 0; i < lines.length; i += WRITE_CHUNK_LINES) {
       io.stdout.write(lines.slice(i, i + WRITE_CHUNK_LINES).join('\n') + '\n');

@@ -1,10 +1,10 @@
 // explain and diagnose at the edges: how they read endpoints and windows, and
 // the one-line answers to bad input and to a collector that is not there.
 import { describe, expect, it } from 'vitest';
-import { runDiagnoseCommand } from '../cli/diagnosis/diagnose-command.js';
+import { runDiagnoseCommand } from '../cli/query/diagnose-command.js';
 import { endpointText, parseEndpoint } from '../collector/diagnosis/endpoint.js';
-import { runExplainCommand } from '../cli/diagnosis/explain-command.js';
-import { timeWindow } from '../cli/diagnosis/time-window.js';
+import { runExplainCommand } from '../cli/query/explain-command.js';
+import { timeWindow } from '../cli/query/time-window.js';
 import { freePort } from './lab/free-port.js';
 
 function capture() {
@@ -73,7 +73,9 @@ describe('one-line answers', () => {
     }
     const { out, io } = capture();
     expect(await runDiagnoseCommand(['extra'], {}, io)).toBe(2);
-    expect(out.stderr).toBe('rstscope diagnose: unexpected argument extra\n');
+    expect(out.stderr).toBe(
+      "rstscope diagnose: unexpected argument extra; see 'rstscope diagnose --help'\n",
+    );
   });
 
   it('a collector that does not answer: exit 1 and one line naming the address', async () => {

@@ -58,3 +58,8 @@ export function timeWindow(
 export function sqlTime(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
+
+/** Nanoseconds since the epoch as the API takes them: a decimal string. */
+export function unixNs(date: Date): string {
+  return String(BigInt(date.getTime()) * 1_000_000n);
+}
