@@ -9,9 +9,11 @@ import type { Reset, WatchResetsRequest, WatchResetsResponse } from '../../proto
 
 /**
  * Resets held for a client that reads slowly, beyond what HTTP/2 flow control
- * already buffers: a few seconds of a busy host, and a bounded few hundred KiB.
+ * already buffers. The feed hands over a whole batch (up to 1000 resets) at once
+ * and NATS may deliver a few back to back before the stream drains, so a reader
+ * that keeps up must not lose any: four batches, a few MiB at most per watcher.
  */
-export const DEFAULT_WATCH_QUEUE_RESETS = 1_000;
+export const DEFAULT_WATCH_QUEUE_RESETS = 4_096;
 
 export type WatchCall = ServerWritableStream<WatchResetsRequest, WatchResetsResponse>;
 
