@@ -14,6 +14,9 @@ import type { IngestLimits } from './ingest/ingester.js';
 import { DEFAULT_ACK_WAIT_MS } from './nats-intake.js';
 import { HOST_PORT_FORM, parseHostPort } from './query/host-port.js';
 import { DEFAULT_QUERY_ADDRESS } from './query/query-limits.js';
+import { isLoopback } from './query/server-security.js';
+import type { QuerySecurityConfig } from './query/server-security.js';
+import { checkToken, TOKEN_ENV, TokenError } from './query/token-file.js';
 import { DEFAULT_DATABASE, DEFAULT_RETENTION_DAYS, DEFAULT_USER } from './storage/open-storage.js';
 import type { StorageOptions } from './storage/storage.js';
 
@@ -27,6 +30,8 @@ export interface CollectorConfig {
   durable: string;
   /** Where the gRPC query service listens (default 127.0.0.1:7470). */
   listen: string;
+  /** TLS, mutual TLS and bearer token of the query service (default: none of them). */
+  querySecurity: QuerySecurityConfig;
   /** ClickHouse: a server when url is set (env CLICKHOUSE_URL), else chDB under dataDir. */
   storage: StorageOptions;
   /** Insert when this many rows wait (default 50000) or the oldest waited maxDelayMs (1000). */
@@ -44,6 +49,8 @@ export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--
                           [--retention-days N] [--durable NAME]
                           [--max-insert-rows N] [--max-insert-delay-ms N]
                           [--max-message-bytes N] [--ack-wait-ms N]
+                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+                          [--token-file FILE] [--allow-plaintext-token]
 
 Stores every reset the agents publish on NATS JetStream in ClickHouse, and serves
 read-only queries over gRPC.
@@ -59,7 +66,17 @@ read-only queries over gRPC.
                       insert at N rows or after N ms (default ${DEFAULT_INGEST_LIMITS.maxRows} / ${DEFAULT_INGEST_LIMITS.maxDelayMs})
   --max-message-bytes N  larger messages are dead-lettered (default ${MAX_MESSAGE_BYTES})
   --ack-wait-ms N     redeliver what a dead collector pulled after N ms (default ${DEFAULT_ACK_WAIT_MS};
-                      applies when the consumer is created)`;
+                      applies when the consumer is created)
+
+Securing the query service (files are read at startup; restart to rotate them):
+  --tls-cert FILE --tls-key FILE
+                      serve TLS with this certificate (chain) and private key, PEM
+  --tls-client-ca FILE  mutual TLS: require a client certificate issued by a CA in FILE
+  --token-file FILE   require 'authorization: Bearer <token>' with the token in FILE
+                      (env ${TOKEN_ENV}: the token itself); health checks stay open
+  --allow-plaintext-token
+                      accept a token without TLS on a non-loopback --listen, when TLS
+                      ends in front of the collector (a mesh sidecar, a load balancer)`;
 
 export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
   let values;
@@ -85,6 +102,11 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
         },
         'max-message-bytes': { type: 'string', default: String(MAX_MESSAGE_BYTES) },
         'ack-wait-ms': { type: 'string', default: String(DEFAULT_ACK_WAIT_MS) },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-client-ca': { type: 'string' },
+        'token-file': { type: 'string' },
+        'allow-plaintext-token': { type: 'boolean', default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -122,6 +144,7 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
     nats: natsServers(values.nats ?? env.RSTSCOPE_NATS ?? DEFAULT_NATS_URL),
     durable: values.durable,
     listen: hostPort('--listen', values.listen),
+    querySecurity: querySecurity(values, env),
     storage: {
       url,
       user: values['clickhouse-user'] ?? env.CLICKHOUSE_USER ?? DEFAULT_USER,
@@ -139,6 +162,58 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
     maxMessageBytes: positiveInt('--max-message-bytes', values['max-message-bytes'], 64 << 20),
     ackWaitMs,
   };
+}
+
+function querySecurity(
+  values: {
+    listen: string;
+    'tls-cert'?: string;
+    'tls-key'?: string;
+    'tls-client-ca'?: string;
+    'token-file'?: string;
+    'allow-plaintext-token': boolean;
+  },
+  env: NodeJS.ProcessEnv,
+): QuerySecurityConfig {
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  const clientCaFile = values['tls-client-ca'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new CollectorConfigError(
+      '--tls-cert and --tls-key go together: the certificate and its private key, PEM',
+    );
+  }
+  if (clientCaFile !== undefined && certFile === undefined) {
+    throw new CollectorConfigError(
+      '--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS that also checks the client',
+    );
+  }
+  const tls = certFile !== undefined && keyFile !== undefined;
+  let token: QuerySecurityConfig['token'];
+  if (values['token-file'] !== undefined) token = { file: values['token-file'] };
+  else if (env[TOKEN_ENV] !== undefined) token = { value: envToken(env[TOKEN_ENV]) };
+  const allowPlaintextToken = values['allow-plaintext-token'];
+  // A bearer token in clear text is as good as published to anyone on the path.
+  if (token && !tls && !allowPlaintextToken && !isLoopback(values.listen)) {
+    throw new CollectorConfigError(
+      `a bearer token on --listen ${values.listen} without TLS would cross the network in clear text: ` +
+        'add --tls-cert and --tls-key, or --allow-plaintext-token if TLS ends in front of the collector',
+    );
+  }
+  return {
+    tls: tls ? { certFile, keyFile, clientCaFile } : undefined,
+    token,
+    allowPlaintextToken,
+  };
+}
+
+function envToken(value: string): string {
+  try {
+    return checkToken(value, TOKEN_ENV);
+  } catch (err) {
+    if (err instanceof TokenError) throw new CollectorConfigError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 function positiveInt(flag: string, text: string, max: number): number {
