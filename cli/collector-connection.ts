@@ -3,6 +3,8 @@
 // they write, and how a failed query ends the command.
 import { formatHostPort, HOST_PORT_FORM, parseHostPort } from '../collector/query/host-port.js';
 import { DEFAULT_QUERY_ADDRESS } from '../collector/query/query-limits.js';
+import { clientSecurity, SECURITY_OPTIONS, SECURITY_USAGE } from './client-security.js';
+import type { SecurityValues } from './client-security.js';
 import { QueryClient, QueryClientError } from './query-client.js';
 import type { QueryClientOptions } from './query-client.js';
 
@@ -18,25 +20,30 @@ export interface CommandIo {
 export interface CollectorConnection {
   /** HOST:PORT of the collector's query service. */
   server: string;
-  /** Channel credentials and bearer token; default: insecure, no token. */
+  /** TLS and bearer token; default: plain text, no token. */
   client: QueryClientOptions;
 }
 
 /** The parseArgs options every query verb takes to reach the collector. */
 export const CONNECTION_OPTIONS = {
   server: { type: 'string' },
+  ...SECURITY_OPTIONS,
 } as const;
 
 export const CONNECTION_USAGE = `  --server HOST:PORT  the collector's query address
-                      (default: $RSTSCOPE_SERVER or ${DEFAULT_QUERY_ADDRESS})`;
+                      (default: $RSTSCOPE_SERVER or ${DEFAULT_QUERY_ADDRESS})
+${SECURITY_USAGE}`;
 
 /** The connection from the verb's parsed CONNECTION_OPTIONS and the environment. */
 export function collectorConnection(
-  values: { server?: string },
+  values: { server?: string } & SecurityValues,
   env: NodeJS.ProcessEnv,
   fail: (message: string) => Error,
 ): CollectorConnection {
-  return { server: collectorAddress(values.server, env, fail), client: {} };
+  return {
+    server: collectorAddress(values.server, env, fail),
+    client: clientSecurity(values, env, fail),
+  };
 }
 
 /** The address as HOST:PORT; `fail` makes the one-line usage error for a bad value. */

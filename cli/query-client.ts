@@ -1,14 +1,9 @@
 // A thin client of the collector's query service for the CLI's query verbs.
 // Every failure becomes a QueryClientError whose message is one line that says
 // what went wrong and what to do about it.
-import {
-  Client,
-  credentials as grpcCredentials,
-  connectivityState,
-  Metadata,
-  status as GrpcStatus,
-} from '@grpc/grpc-js';
-import type { ChannelCredentials, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { Client, connectivityState, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { MISSING_TOKEN, WRONG_TOKEN } from '../collector/query/bearer-token.js';
 import { DEFAULT_SQL_MAX_TIMEOUT_MS } from '../collector/query/query-limits.js';
 import { grpcServiceDefinition } from '../proto/index.js';
 import type {
@@ -30,6 +25,8 @@ import type {
   WatchResetsResponse,
 } from '../proto/index.js';
 import type { GrpcMethodDefinition } from '../proto/index.js';
+import { channelSecurity, handshakeFailure } from './client-security.js';
+import type { ClientSecurity, ClientTls } from './client-security.js';
 
 // A query may return up to the server's row maximum; grpc-js refuses replies
 // over 4 MiB by default, far below 100 000 wide rows.
@@ -52,12 +49,8 @@ export class QueryClientError extends Error {
   }
 }
 
-export interface QueryClientOptions {
-  /** Default: insecure. */
-  credentials?: ChannelCredentials;
-  /** Sent as `authorization: Bearer <token>` on every call. */
-  token?: string;
-}
+/** TLS (default: plain text) and the bearer token (default: none). */
+export type QueryClientOptions = ClientSecurity;
 
 /** A request with every field optional: the server reads absent ones as zero. */
 type RequestOf<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
@@ -65,6 +58,7 @@ type RequestOf<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K
 export class QueryClient {
   private readonly client: Client;
   private readonly token: string | undefined;
+  private readonly tls: ClientTls | undefined;
   private readonly checkMethod = method('grpc.health.v1.Health', 'Check');
   private readonly watchMethod = method('grpc.health.v1.Health', 'Watch');
 
@@ -72,10 +66,13 @@ export class QueryClient {
     readonly address: string,
     options: QueryClientOptions = {},
   ) {
-    this.client = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), {
+    const { credentials, options: channelOptions } = channelSecurity(options.tls);
+    this.client = new Client(address, credentials, {
+      ...channelOptions,
       'grpc.max_receive_message_length': MAX_RESPONSE_BYTES,
     });
     this.token = options.token;
+    this.tls = options.tls;
   }
 
   listResets(request: RequestOf<ListResetsRequest>): Promise<ListResetsResponse> {
@@ -200,8 +197,13 @@ export class QueryClient {
   private explain(err: unknown, deadlineMs: number): QueryClientError {
     const e = err as ServiceError;
     const code = typeof e.code === 'number' ? e.code : GrpcStatus.UNKNOWN;
-    const detail = (e.details || e.message || String(err)).split('\n', 1)[0] ?? '';
+    const details = e.details || e.message || String(err);
+    const detail = details.split('\n', 1)[0] ?? '';
     const fail = (message: string) => new QueryClientError(message, code, { cause: err });
+    if (code === GrpcStatus.UNAVAILABLE) {
+      const handshake = handshakeFailure(details, this.tls, this.address);
+      if (handshake) return fail(handshake);
+    }
     // A server that answered UNAVAILABLE was reached (its storage was not);
     // only a channel that never became READY means the collector is not there.
     const connected =
@@ -227,6 +229,14 @@ export class QueryClient {
         return fail(`query too large: ${detail}`);
       case GrpcStatus.UNAVAILABLE:
         return fail(`the collector at ${this.address} is unavailable: ${detail}`);
+      case GrpcStatus.UNAUTHENTICATED:
+        return fail(
+          detail === MISSING_TOKEN
+            ? `the collector at ${this.address} requires a bearer token: pass --token-file FILE or set RSTSCOPE_TOKEN`
+            : detail === WRONG_TOKEN
+              ? `the collector at ${this.address} refused the bearer token: use the token in the collector's --token-file (check --token-file or RSTSCOPE_TOKEN)`
+              : `the collector at ${this.address} refused the call: ${detail}`,
+        );
       case GrpcStatus.UNIMPLEMENTED:
         return fail(
           `the server at ${this.address} does not serve this call ` +

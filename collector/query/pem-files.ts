@@ -17,52 +17,63 @@ export interface KeyPair {
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
-/** One or more certificates (a chain, or a bundle of CAs). */
-export function readCertificates(file: string): Buffer {
-  const pem = readPem(file);
+/**
+ * One or more certificates (a chain, or a bundle of CAs). `label` names the file
+ * in errors, e.g. "--ca /etc/rstscope/ca.crt".
+ */
+export function readCertificates(file: string, label = file): Buffer {
+  const pem = readPem(file, label);
   const blocks = pem.toString('latin1').match(CERTIFICATE_BLOCK) ?? [];
   if (!blocks.length) {
     throw new TlsFileError(
-      `${file}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`,
+      `${label}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`,
     );
   }
-  blocks.forEach((block, i) => parseCertificate(file, block, i));
+  blocks.forEach((block, i) => parseCertificate(label, block, i));
   return pem;
 }
 
 /** A certificate chain and its private key; the key must belong to the first certificate. */
-export function readKeyPair(certFile: string, keyFile: string): KeyPair {
-  const cert = readCertificates(certFile);
-  const key = readPem(keyFile);
+export function readKeyPair(
+  certFile: string,
+  keyFile: string,
+  labels = { cert: certFile, key: keyFile },
+): KeyPair {
+  const cert = readCertificates(certFile, labels.cert);
+  const key = readPem(keyFile, labels.key);
   let keyObject: KeyObject;
   try {
     keyObject = createPrivateKey(key);
   } catch (err) {
-    throw new TlsFileError(`${keyFile}: not a PEM private key (${reason(err)})`, { cause: err });
+    throw new TlsFileError(`${labels.key}: not a PEM private key (${reason(err)})`, { cause: err });
   }
-  const first = parseCertificate(certFile, cert.toString('latin1').match(CERTIFICATE_BLOCK)![0], 0);
+  const first = parseCertificate(
+    labels.cert,
+    cert.toString('latin1').match(CERTIFICATE_BLOCK)![0],
+    0,
+  );
   if (!first.checkPrivateKey(keyObject)) {
     throw new TlsFileError(
-      `${keyFile}: this key does not belong to the certificate in ${certFile}; pass the key it was issued for`,
+      `${labels.key}: this key does not belong to the certificate in ${certFile}; pass the key it was issued for`,
     );
   }
   return { cert, key };
 }
 
-function readPem(file: string): Buffer {
+function readPem(file: string, label: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new TlsFileError(`${file}: cannot read it (${reason(err)})`, { cause: err });
+    throw new TlsFileError(`${label}: cannot read it (${reason(err)})`, { cause: err });
   }
 }
 
-function parseCertificate(file: string, block: string, index: number): X509Certificate {
+function parseCertificate(label: string, block: string, index: number): X509Certificate {
   try {
     return new X509Certificate(block);
   } catch (err) {
     const which = index ? ` (certificate ${index + 1})` : '';
-    throw new TlsFileError(`${file}${which}: not a valid certificate (${reason(err)})`, {
+    throw new TlsFileError(`${label}${which}: not a valid certificate (${reason(err)})`, {
       cause: err,
     });
   }

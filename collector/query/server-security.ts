@@ -80,8 +80,14 @@ export function isLoopback(listen: string): boolean {
 }
 
 function serverCredentials(tls: NonNullable<QuerySecurityConfig['tls']>): ServerCredentials {
-  const { cert, key } = readKeyPair(tls.certFile, tls.keyFile);
-  const clientCa = tls.clientCaFile === undefined ? null : readCertificates(tls.clientCaFile);
+  const { cert, key } = readKeyPair(tls.certFile, tls.keyFile, {
+    cert: `--tls-cert ${tls.certFile}`,
+    key: `--tls-key ${tls.keyFile}`,
+  });
+  const clientCa =
+    tls.clientCaFile === undefined
+      ? null
+      : readCertificates(tls.clientCaFile, `--tls-client-ca ${tls.clientCaFile}`);
   return ServerCredentials.createSsl(
     clientCa,
     [{ cert_chain: cert, private_key: key }],
