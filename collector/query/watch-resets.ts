@@ -39,17 +39,19 @@ async function watchResets(call: WatchCall, deps: QueryServiceDeps): Promise<voi
     batch: (batch) => forEachMatch(batch, match, (reset) => stream.push(reset)),
     end: (reason) => stream.fail(GrpcStatus.UNAVAILABLE, reason.message),
   });
-  const log = deps.log.child({ peer: call.getPeer(), filter: call.request.filter });
+  const log = deps.log.child({ peer: call.getPeer(), filter: givenFields(call.request.filter) });
   log.info('watch started');
-  call.on('cancelled', () => {
+  let finished = false;
+  const finish = (how: string) => {
+    if (finished) return;
+    finished = true;
     subscription.stop();
     stream.stop();
-  });
-  // Whichever way it ends: cancelled, the feed ended, or the status was sent.
-  call.once('close', () => {
-    subscription.stop();
-    log.info({ written: stream.written, skipped: stream.skipped }, 'watch ended');
-  });
+    log.info({ how, written: stream.written, skipped: stream.skipped }, 'watch ended');
+  };
+  call.on('cancelled', () => finish('cancelled by the client'));
+  // Otherwise the stream closes after its status: the feed ended it, or a failure.
+  call.once('close', () => finish('closed'));
   await subscription.live;
   if (!stream.done) call.sendMetadata(new Metadata());
 }
@@ -94,6 +96,11 @@ async function filterOf(
 /** A watch starts now and never ends: the window fields are ignored, as documented. */
 function withoutWindow(filter: ResetFilter | null | undefined): Partial<ResetFilter> {
   return { ...filter, from_unix_ns: '0', to_unix_ns: '0' };
+}
+
+/** The filter's fields the caller set, for the log. */
+function givenFields(filter: ResetFilter | null | undefined): Partial<ResetFilter> {
+  return Object.fromEntries(Object.entries(filter ?? {}).filter(([, v]) => v && v !== '0'));
 }
 
 function forEachMatch(
