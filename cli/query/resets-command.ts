@@ -106,13 +106,14 @@ export async function listResets(
   client: QueryClient,
   request: ListResetsRequest,
   limit: number,
+  pageSize = MAX_PAGE,
 ): Promise<{ resets: Reset[]; more: boolean }> {
   const resets: Reset[] = [];
   let token = '';
   do {
     const page = await client.listResets({
       ...request,
-      page_size: Math.min(limit - resets.length, MAX_PAGE),
+      page_size: Math.min(limit - resets.length, pageSize),
       page_token: token,
     });
     resets.push(...page.resets.slice(0, limit - resets.length));
