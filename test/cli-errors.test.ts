@@ -68,3 +68,57 @@ describe('pipeline commands on bad input', () => {
     expect(r.stdout).toMatch(/ReplicatedReplacingMergeTree/);
   });
 });
+
+describe('query verbs through the binary', () => {
+  it.each([
+    [['top', '--by', 'colour'], /^rstscope top: --by colour: expected a comma-separated list/],
+    [['resets', '--port', '0'], /^rstscope resets: --port 0: expected 1 to 65535$/],
+    [['watch', '--since', '1h'], /^rstscope watch: Unknown option '--since'/],
+    [
+      ['middleboxes', '--direction', 'up'],
+      /^rstscope middleboxes: --direction up: expected one of/,
+    ],
+    [['fleet', '--stale-after', '0s'], /^rstscope fleet: --stale-after 0s: expected an age/],
+    [['explain'], /^rstscope explain: expected one or two endpoints/],
+    [
+      ['diagnose', '--since', 'yesterday'],
+      /^rstscope diagnose: --since yesterday: expected an age/,
+    ],
+  ])('rstscope %j: one line, exit 2', (args, message) => {
+    const r = rstscope(...args);
+    expect(r.code).toBe(2);
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(message);
+  });
+
+  it('every query verb has --help with examples, and the top-level usage names it', () => {
+    const usage = rstscope('--help');
+    for (const verb of [
+      'top',
+      'watch',
+      'explain',
+      'diagnose',
+      'middleboxes',
+      'fleet',
+      'sql',
+      'resets',
+    ]) {
+      expect(usage.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
+      const help = rstscope(verb, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^usage: rstscope ${verb} `));
+      expect(help.stdout).toMatch(/\nexamples:\n {2}rstscope /);
+    }
+  });
+
+  it('a collector nobody answers: one line naming the address and --server, exit 1', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    for (const verb of ['top', 'fleet', 'watch']) {
+      const r = rstscope(verb, '--server', address);
+      expect(r.code).toBe(1);
+      expect(r.lines).toEqual([
+        `rstscope ${verb}: cannot reach the collector at ${address} (is \`rstscope collector\` or \`rstscope up\` running? use --server HOST:PORT)`,
+      ]);
+    }
+  });
+});

@@ -18,7 +18,7 @@ import {
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
 import { parseAge, TimeWindowError } from './time-window.js';
-import { agoText } from './timestamps.js';
+import { agoText, durationText } from './timestamps.js';
 
 const DEFAULT_STALE_AFTER = '30s';
 const MAX_STALE_AFTER_S = 0xffff_ffff;
@@ -130,7 +130,7 @@ export function fleetTable(agents: readonly FleetAgent[], now: Date = new Date()
       lost_kernel: a.counters?.lost_kernel,
       dropped_agent: a.counters?.dropped_agent,
       buffered: a.counters?.buffered,
-      lag: `${Math.round(a.delivery_lag_ms)} ms`,
+      lag: durationText(a.delivery_lag_ms),
       heartbeat: agoText(a.last_heartbeat_unix_ns, now),
     })),
   );

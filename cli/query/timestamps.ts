@@ -28,3 +28,11 @@ export function agoText(ns: string, now: Date = new Date()): string {
   if (seconds < 172_800) return `${Math.round(seconds / 3_600)} h ago`;
   return `${Math.round(seconds / 86_400)} d ago`;
 }
+
+/** 5 ms, 1.2 s, 4.0 min, 13.5 h: a duration at the precision it deserves. */
+export function durationText(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
