@@ -70,6 +70,10 @@ export class QueryClient {
     this.client = new Client(address, credentials, {
       ...channelOptions,
       'grpc.max_receive_message_length': MAX_RESPONSE_BYTES,
+      // Clients in one process share connections by default; one still backing
+      // off from a failed handshake would then answer "Last error: null", and
+      // explain() could not say what failed.
+      'grpc.use_local_subchannel_pool': 1,
     });
     this.token = options.token;
     this.tls = options.tls;
