@@ -590,3 +590,28 @@ describe('Fleet', () => {
     }
   });
 });
+
+describe('storage failures', () => {
+  it('answer as Sql does: a query over the time limit is DEADLINE_EXCEEDED with the limit', async () => {
+    // One millisecond: every query over the diagnosis views runs longer.
+    const strict = await startQueryServer({
+      listen: '127.0.0.1:0',
+      storage,
+      log: pino({ level: 'silent' }),
+      limits: { maxTimeoutMs: 1 },
+    });
+    const strictClient = new QueryClient(strict.address);
+    try {
+      const viaSql = await failure(strictClient.sql({ sql: 'SELECT * FROM reset_causes' }));
+      const viaList = await failure(strictClient.listResets({ filter: WINDOW }));
+      const viaTop = await failure(strictClient.topCauses({ filter: WINDOW }));
+      for (const err of [viaSql, viaList, viaTop]) {
+        expect(err.code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+        expect(err.message).toMatch(/^query timed out after 1ms/);
+      }
+    } finally {
+      strictClient.close();
+      await strict.shutdown();
+    }
+  });
+});
