@@ -73,8 +73,21 @@ const COMMAND_USAGE: Record<string, string> = {
   fleet: FLEET_USAGE,
 };
 
+// The verbs that only read from the collector and print.
+const QUERY_VERBS = new Set([
+  'sql',
+  'explain',
+  'diagnose',
+  'top',
+  'resets',
+  'watch',
+  'middleboxes',
+  'fleet',
+]);
+
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (QUERY_VERBS.has(verb ?? '')) endQuietlyWhenReaderLeaves();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(COMMAND_USAGE[verb ?? ''] ?? USAGE);
     return 0;
@@ -116,6 +129,18 @@ async function main(argv: string[]): Promise<number> {
       console.error(`rstscope: unknown command '${verb}'; run 'rstscope --help'`);
       return 2;
   }
+}
+
+/**
+ * `rstscope resets | head` closes the pipe while we write: the reader has what
+ * it wanted, so that ends the command with success instead of an EPIPE trace.
+ * Only for the query verbs: the agent and collector have state to drain first.
+ */
+function endQuietlyWhenReaderLeaves(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
 }
 
 function report(verb: string | undefined, err: unknown): number {

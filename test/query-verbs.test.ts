@@ -768,6 +768,37 @@ describe('rstscope watch', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 30_000);
+  it('the real command piped to a reader that leaves (| head -1): exit 0, no trace', async () => {
+    await until(() => feed.watchers === 0, 'the previous watch to end');
+    const child = spawn(RSTSCOPE_BIN, ['watch', '--server', watchServer.address], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    try {
+      await until(() => feed.watchers === 1, 'the command to subscribe');
+      await publisher.flush();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      publish('web-5', [closedPortWireEvent({ local_port: 5151 })]);
+      await until(() => out.includes('web-5'), 'the first line');
+      child.stdout.destroy();
+      // Keep resets coming until a write finds the pipe closed.
+      const more = setInterval(() => publish('web-5', [closedPortWireEvent()]), 50);
+      try {
+        expect(await exited).toBe(0);
+      } finally {
+        clearInterval(more);
+      }
+      expect(err).toBe('');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30_000);
 });
 
 describe('formatting without a server', () => {
