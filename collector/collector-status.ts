@@ -38,6 +38,7 @@ export function collectorStatusProvider(
       ack_pending: String(ackPending),
       rows_inserted: String(rows),
       dead_lettered: String(deadLettered),
+      unavailable: '',
     };
   };
 }

@@ -9,12 +9,15 @@ import { Ingester } from './ingest/ingester.js';
 import { NatsIntake } from './nats-intake.js';
 import { NatsResetFeed } from './query/nats-reset-feed.js';
 import { startQueryServer } from './query/query-server.js';
+import { loadQuerySecurity } from './query/server-security.js';
 import { openStorage } from './storage/open-storage.js';
 
 const STATS_EVERY_MS = 60_000;
 
 export async function runCollector(config: CollectorConfig): Promise<number> {
   const log = pino({ name: 'rstscope-collector' }, pino.destination(2));
+  // Certificate, key and token files first: a bad one must stop startup before anything opens.
+  const security = loadQuerySecurity(config.querySecurity, config.listen, log);
   const storage = await openStorage(config.storage);
   const cleanups: (() => Promise<void>)[] = [() => storage.close()];
   try {
@@ -37,9 +40,10 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
       listen: config.listen,
       storage,
       log,
+      ...security,
       resetFeed,
       collectorStatus: collectorStatusProvider({
-        storage: storage.location,
+        storage: `${storage.backend} ${storage.location}`,
         backlog: () => intake.backlog(),
         counters: ingester.counters,
       }),

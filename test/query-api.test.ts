@@ -574,6 +574,7 @@ describe('Fleet', () => {
       ack_pending: '1',
       rows_inserted: '99',
       dead_lettered: '0',
+      unavailable: '',
     };
     const other = await startQueryServer({
       listen: '127.0.0.1:0',
@@ -584,6 +585,28 @@ describe('Fleet', () => {
     const otherClient = new QueryClient(other.address);
     try {
       expect((await otherClient.fleet()).collector).toEqual(status);
+    } finally {
+      otherClient.close();
+      await other.shutdown();
+    }
+  });
+
+  it('still lists the agents when the collector cannot read its own status, and says why', async () => {
+    const other = await startQueryServer({
+      listen: '127.0.0.1:0',
+      storage,
+      log: pino({ level: 'silent' }),
+      collectorStatus: () => Promise.reject(new Error('NATS unreachable: no consumer info')),
+    });
+    const otherClient = new QueryClient(other.address);
+    try {
+      const answer = await otherClient.fleet({ stale_after_s: 7 * 86_400 });
+      expect(answer.agents.length).toBeGreaterThan(0);
+      expect(answer.collector).toMatchObject({
+        storage: expect.stringMatching(/^chdb /) as unknown,
+        stream_pending: '0',
+        unavailable: 'NATS unreachable: no consumer info',
+      });
     } finally {
       otherClient.close();
       await other.shutdown();

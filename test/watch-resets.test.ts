@@ -481,6 +481,7 @@ describe('WatchResets from NATS', () => {
       // The three heartbeats above were inserted by the test, not the ingester.
       rows_inserted: String(Number(rows[0]!.n) - 3),
       dead_lettered: '2',
+      unavailable: '',
     });
   });
 

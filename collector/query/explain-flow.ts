@@ -4,7 +4,7 @@ import type { ExplainFlowRequest, ExplainFlowResponse } from '../../proto/index.
 import { ENDPOINT_FORM, parseEndpoint } from '../diagnosis/endpoint.js';
 import type { Endpoint } from '../diagnosis/endpoint.js';
 import { tellStories } from '../diagnosis/flow-story.js';
-import type { QueryServiceDeps } from './query-service.js';
+import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, RpcNotFoundError, unaryHandler } from './rpc-failure.js';
 import { callTimeoutMs, RpcQueries, stringArray } from './rpc-queries.js';
 import type { QueryParams } from './rpc-queries.js';

@@ -1,12 +1,16 @@
 // rstscope.v1.Query/Fleet: each agent run's latest heartbeat — what it covers,
 // what it counted, whether it is still reporting — beside what was stored.
-import type { FleetAgent, FleetRequest, FleetResponse } from '../../proto/index.js';
+import type {
+  CollectorStatus,
+  FleetAgent,
+  FleetRequest,
+  FleetResponse,
+} from '../../proto/index.js';
 import { addressForPeople } from '../diagnosis/endpoint.js';
-import type { QueryServiceDeps } from './query-service.js';
+import type { QueryServiceDeps } from './query-deps.js';
 import { unaryHandler } from './rpc-failure.js';
 import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
 import type { QueryParams } from './rpc-queries.js';
-import type { Storage } from '../storage/storage.js';
 
 /** An agent silent for longer than this is stale: it heartbeats every few seconds. */
 export const DEFAULT_STALE_AFTER_S = 30;
@@ -105,15 +109,7 @@ export function fleetHandler(deps: QueryServiceDeps) {
       );
       return {
         agents: rows.map((r) => fleetAgent(r, staleAfterS)),
-        collector: deps.collectorStatus
-          ? await deps.collectorStatus()
-          : {
-              storage: storageName(deps.storage as Partial<Storage>),
-              stream_pending: '0',
-              ack_pending: '0',
-              rows_inserted: '0',
-              dead_lettered: '0',
-            },
+        collector: await collectorStatus(deps),
       };
     },
   );
@@ -153,9 +149,22 @@ function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {
 }
 
 /**
- * The storage as people name it: backend and where its data lives. The deps
- * name only the storage's query methods; the object behind them is the Storage.
+ * The collector's own figures. NATS not answering must not hide the agents,
+ * which come from storage: the status then says why its figures are missing.
  */
-function storageName(storage: Partial<Storage>): string {
-  return storage.backend ? `${storage.backend} ${storage.location ?? ''}`.trim() : '';
+async function collectorStatus(deps: QueryServiceDeps): Promise<CollectorStatus> {
+  const unknown = {
+    storage: deps.storageName,
+    stream_pending: '0',
+    ack_pending: '0',
+    rows_inserted: '0',
+    dead_lettered: '0',
+    unavailable: '',
+  };
+  if (!deps.collectorStatus) return unknown;
+  try {
+    return await deps.collectorStatus();
+  } catch (err) {
+    return { ...unknown, unavailable: (err as Error).message };
+  }
 }

@@ -1,7 +1,7 @@
 // rstscope.v1.Query/ListResets: stored resets with their diagnosis, newest
 // first (or oldest first), a page at a time.
 import type { ListResetsRequest, ListResetsResponse } from '../../proto/index.js';
-import type { QueryServiceDeps } from './query-service.js';
+import type { QueryServiceDeps } from './query-deps.js';
 import { decodePageToken, encodePageToken, requestDigest } from './page-token.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
 import { callTimeoutMs, RpcQueries } from './rpc-queries.js';

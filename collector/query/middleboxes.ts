@@ -3,7 +3,7 @@
 import type { Middlebox, MiddleboxesRequest, MiddleboxesResponse } from '../../proto/index.js';
 import { addressForPeople } from '../diagnosis/endpoint.js';
 import { middleboxesSelect } from '../diagnosis/middlebox-view.js';
-import type { QueryServiceDeps } from './query-service.js';
+import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
 import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
 import { parseResetFilter } from './reset-filter.js';

@@ -7,13 +7,14 @@ import type { Logger } from 'pino';
 import { grpcServiceDefinition } from '../../proto/index.js';
 import type { Storage } from '../storage/storage.js';
 import { ClosableResetFeed } from './closable-reset-feed.js';
+import { bearerTokenInterceptor } from './bearer-token.js';
 import { formatHostPort, HOST_PORT_FORM, parseHostPort } from './host-port.js';
 import { HealthService, healthServiceDefinition, QUERY_SERVICE_NAME } from './health-service.js';
 import type { HealthOptions } from './health-service.js';
 import { resolveQueryLimits } from './query-limits.js';
 import type { QueryLimits } from './query-limits.js';
 import { queryServiceImplementation } from './query-service.js';
-import type { QueryServiceDeps } from './query-service.js';
+import type { QueryServiceDeps } from './query-deps.js';
 
 /** How long shutdown waits for running queries before cutting them off. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
@@ -24,7 +25,7 @@ export const SHUTTING_DOWN = 'collector shutting down';
 export interface QueryServerOptions {
   /** host:port to listen on; port 0 picks a free port ([::1]:0 for IPv6). */
   listen: string;
-  storage: Pick<Storage, 'readOnlyQuery' | 'query'>;
+  storage: Pick<Storage, 'readOnlyQuery' | 'query' | 'backend' | 'location'>;
   /** Row and time limits for user queries (default DEFAULT_QUERY_LIMITS). */
   limits?: Partial<QueryLimits>;
   log: Logger;
@@ -68,11 +69,14 @@ export async function startQueryServer(options: QueryServerOptions): Promise<Que
   const health = new HealthService(options.storage, options.health);
   // Watches end at shutdown through their feed: the server holds the switch.
   const resetFeed = options.resetFeed && new ClosableResetFeed(options.resetFeed);
-  const server = new Server();
+  const server = new Server({
+    interceptors: options.token === undefined ? [] : [bearerTokenInterceptor(options.token)],
+  });
   server.addService(
     grpcServiceDefinition(QUERY_SERVICE_NAME) as ServiceDefinition,
     queryServiceImplementation({
       storage: options.storage,
+      storageName: `${options.storage.backend} ${options.storage.location}`,
       limits,
       log,
       resetFeed,

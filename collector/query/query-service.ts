@@ -1,11 +1,7 @@
 // rstscope.v1.Query: one handler per RPC, each in its own file, with what it
 // needs from the collector.
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import type { CollectorStatus } from '../../proto/index.js';
-import type { Storage } from '../storage/storage.js';
-import type { QueryLimits } from './query-limits.js';
-import type { ResetFeed } from './reset-feed.js';
+import type { QueryServiceDeps } from './query-deps.js';
 import { explainFlowHandler } from './explain-flow.js';
 import { fleetHandler } from './fleet.js';
 import { listResetsHandler } from './list-resets.js';
@@ -13,16 +9,6 @@ import { middleboxesHandler } from './middleboxes.js';
 import { sqlHandler } from './sql-handler.js';
 import { topCausesHandler } from './top-causes.js';
 import { watchResetsHandler } from './watch-resets.js';
-
-export interface QueryServiceDeps {
-  storage: Pick<Storage, 'readOnlyQuery' | 'query'>;
-  limits: QueryLimits;
-  log: Logger;
-  /** Live resets for WatchResets; without one, WatchResets answers UNAVAILABLE. */
-  resetFeed?: ResetFeed;
-  /** The collector's own state for Fleet (NATS backlog, rows stored). */
-  collectorStatus?: () => Promise<CollectorStatus>;
-}
 
 export function queryServiceImplementation(deps: QueryServiceDeps): UntypedServiceImplementation {
   return {

@@ -2,7 +2,7 @@
 // or port, the largest groups first.
 import type { TopCausesRequest, TopCausesResponse, TopCausesRow } from '../../proto/index.js';
 import { addressText } from '../diagnosis/cause-view.js';
-import type { QueryServiceDeps } from './query-service.js';
+import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
 import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
 import { parseResetFilter } from './reset-filter.js';

@@ -5,7 +5,7 @@ import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Reset, ResetBatch, ResetFilter } from '../../proto/index.js';
 import { batchId } from '../../proto/nats-topology.js';
 import { netnsByName } from './netns-by-name.js';
-import type { QueryServiceDeps } from './query-service.js';
+import type { QueryServiceDeps } from './query-deps.js';
 import { assertLiveFilter, liveResetMatch } from './reset-filter-match.js';
 import type { LiveResetMatch } from './reset-filter-match.js';
 import { parseResetFilter, ResetFilterError } from './reset-filter.js';

@@ -793,6 +793,10 @@ export const descriptor = {
                 "dead_lettered": {
                   "type": "uint64",
                   "id": 5
+                },
+                "unavailable": {
+                  "type": "string",
+                  "id": 6
                 }
               }
             },
@@ -1449,6 +1453,7 @@ export interface CollectorStatus {
   ack_pending: string;
   rows_inserted: string;
   dead_lettered: string;
+  unavailable: string;
 }
 
 export interface FleetResponse {
