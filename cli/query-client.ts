@@ -114,9 +114,15 @@ export class QueryClient {
     );
   }
 
-  /** One line for a failed call or stream, as the query verbs print it. */
-  describe(err: unknown): QueryClientError {
-    return err instanceof QueryClientError ? err : this.explain(err, DEFAULT_RPC_DEADLINE_MS);
+  /**
+   * One line for a failed call or stream, as the query verbs print it.
+   * `answered`: the server sent the stream's headers, so it was reached whatever
+   * state the channel is in by the time the error arrives.
+   */
+  describe(err: unknown, answered = false): QueryClientError {
+    return err instanceof QueryClientError
+      ? err
+      : this.explain(err, DEFAULT_RPC_DEADLINE_MS, answered);
   }
 
   /** One read-only SQL query; timeoutMs 0 takes the server's default. */
@@ -198,7 +204,7 @@ export class QueryClient {
   }
 
   /** One line for a failed call. */
-  private explain(err: unknown, deadlineMs: number): QueryClientError {
+  private explain(err: unknown, deadlineMs: number, answered = false): QueryClientError {
     const e = err as ServiceError;
     const code = typeof e.code === 'number' ? e.code : GrpcStatus.UNKNOWN;
     const details = e.details || e.message || String(err);
@@ -211,7 +217,7 @@ export class QueryClient {
     // A server that answered UNAVAILABLE was reached (its storage was not);
     // only a channel that never became READY means the collector is not there.
     const connected =
-      this.client.getChannel().getConnectivityState(false) === connectivityState.READY;
+      answered || this.client.getChannel().getConnectivityState(false) === connectivityState.READY;
     if (!connected && (code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED)) {
       return fail(
         `cannot reach the collector at ${this.address} ` +

@@ -138,6 +138,9 @@ export function fleetTable(agents: readonly FleetAgent[], now: Date = new Date()
 
 /** collector: chdb /var/lib/…; NATS pending 0, ack pending 0; 1 234 rows inserted; 0 dead-lettered */
 export function collectorLine(c: CollectorStatus): string {
+  if (c.unavailable) {
+    return `collector: ${c.storage || 'storage unknown'}; its NATS figures are unknown: ${c.unavailable}`;
+  }
   return (
     `collector: ${c.storage || 'storage unknown'}; NATS pending ${c.stream_pending}, ` +
     `ack pending ${c.ack_pending}; ${c.rows_inserted} rows inserted; ${c.dead_lettered} dead-lettered`

@@ -107,8 +107,12 @@ export function runWatchCommand(
             out.once('drain', () => stream.resume());
           }
         });
+        // Headers come once the collector's NATS subscription stands: from then on
+        // an error is the collector's answer (shutting down, NATS gone), not an absent collector.
+        let answered = false;
+        stream.once('metadata', () => (answered = true));
         stream.on('error', (err) =>
-          finish(() => (signal.aborted ? resolve(0) : reject(client.describe(err)))),
+          finish(() => (signal.aborted ? resolve(0) : reject(client.describe(err, answered)))),
         );
         stream.on('end', () =>
           finish(() => {
