@@ -20,10 +20,14 @@ export async function runLabCommand(argv: string[]): Promise<number> {
     console.log(`${host.role.padEnd(7)} ${host.ns.padEnd(20)} ${host.ipv4.padEnd(9)} ${host.ipv6}`);
   }
   console.log('lab is up; Ctrl-C removes it');
+  // Signal listeners alone do not keep Node running: without a timer the
+  // process would end here, and its exit handler would remove the lab at once.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  clearInterval(keepAlive);
   lab.destroy();
   console.log('lab removed');
   return 0;

@@ -1,8 +1,9 @@
 // The lab itself: hosts reach each other through the router and the bridge,
 // and destroy() leaves nothing behind.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Actor } from './lab/actor.js';
+import { RSTSCOPE_BIN } from './lab/agent-runner.js';
 import { Lab } from './lab/lab.js';
 
 const netnsList = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
@@ -57,5 +58,26 @@ describe('lab', () => {
       await new Promise((resolve) => server.child.once('exit', resolve));
     }
     expect(server.child.signalCode).toBe('SIGKILL');
+  });
+
+  it('`rstscope lab` keeps its namespaces until Ctrl-C, then removes them', async () => {
+    const child = spawn(RSTSCOPE_BIN, ['lab'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const deadline = Date.now() + 15_000;
+    while (!out.includes('lab is up') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const names = [...out.matchAll(/rst-[0-9a-f]+-\w+/g)].map((m) => m[0]);
+    expect(names).toHaveLength(3);
+    // Still there a while later: nothing but Ctrl-C ends the demo.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(child.exitCode).toBeNull();
+    for (const ns of names) expect(netnsList()).toContain(ns);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toContain('lab removed');
+    for (const ns of names) expect(netnsList()).not.toContain(ns);
   });
 });
