@@ -529,6 +529,23 @@ describe('Middleboxes', () => {
     const err = await failure(client.middleboxes({ filter: WINDOW, limit: 5000 }));
     expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
   });
+
+  it('narrows by netns and direction; origin and cause are ignored', async () => {
+    const kinds = async (filter: Partial<ResetFilter>) =>
+      (await client.middleboxes({ filter: { ...WINDOW, ...filter } })).middleboxes
+        .map((m) => m.kind)
+        .sort();
+    const both = ['idle_kill', 'reject_on_connect'];
+    // Both injected resets reached the client in its first namespace (client-ns).
+    expect(await kinds({ netns: 'client-ns' })).toEqual(both);
+    expect(await kinds({ netns: '1' })).toEqual(both);
+    expect(await kinds({ netns: '7' })).toEqual([]);
+    expect(await kinds({ netns: 'server-ns' })).toEqual([]);
+    // An injected reset is one this host received, never one it sent.
+    expect(await kinds({ direction: 'received' })).toEqual(both);
+    expect(await kinds({ direction: 'sent' })).toEqual([]);
+    expect(await kinds({ origin: 'local', cause: 'closed_port' })).toEqual(both);
+  });
 });
 
 describe('Fleet', () => {

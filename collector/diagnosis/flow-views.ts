@@ -53,7 +53,7 @@ const KIND = `multiIf(state = 'SYN_SENT', 'reject_on_connect',
 
 export const INJECTED_RESETS_VIEW = `
 SELECT
-    event_id, ts, host, ${KIND} AS kind, cause, cause_title, detail,
+    event_id, ts, host, netns, direction, ${KIND} AS kind, cause, cause_title, detail,
     local_addr, local_port, remote_addr, remote_port,
     format('{}:{} <- {}:{}', ${addressText('local_addr')}, toString(local_port),
            ${addressText('remote_addr')}, toString(remote_port)) AS flow,

@@ -43,15 +43,17 @@ export function middleboxesHandler(deps: QueryServiceDeps) {
       if (limit > MAX_MIDDLEBOXES_LIMIT) {
         throw new RpcArgumentError(`limit ${limit}: at most ${MAX_MIDDLEBOXES_LIMIT}`);
       }
-      // Every middlebox reset is injected and received, so origin, cause and
-      // direction say nothing here; injected_resets has no netns column either,
-      // the receiving host and the path's addresses and ports narrow it.
+      // Every middlebox reset is injected, so origin and cause are ignored, as
+      // the API says; netns and direction narrow it like any other reset. The
+      // path is as the receiving host saw it: no peer columns.
       const parsed = parseResetFilter(request.filter);
+      delete parsed.origin;
+      delete parsed.cause;
       const { where, params } = resetFilterSql(parsed, {
         prefix: 'i.',
         addresses: ['local_addr', 'remote_addr'],
         ports: ['local_port', 'remote_port'],
-        diagnosis: false,
+        diagnosis: true,
       });
       const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
       const rows = await queries.rows<MiddleboxRow>(
