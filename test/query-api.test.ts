@@ -341,6 +341,9 @@ describe('ListResets', () => {
       [{ origin: 'mars' }, /origin mars: expected one of local/],
       [{ cause: 'gremlins' }, /cause gremlins: expected one of/],
       [{ address: '10.0.0.0/33' }, /address 10.0.0.0\/33: expected an address or a CIDR/],
+      // An empty prefix length is not /0 (every address).
+      [{ address: '10.0.0.0/' }, /address 10.0.0.0\/: expected an address or a CIDR/],
+      [{ address: 'fd00::/+64' }, /address fd00::\/\+64: expected an address or a CIDR/],
       [{ from_unix_ns: ns(10), to_unix_ns: ns(0) }, /from_unix_ns is after to_unix_ns/],
     ];
     for (const [filter, message] of cases) {

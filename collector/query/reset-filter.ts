@@ -72,8 +72,9 @@ export function addressRange(text: string): AddressRange {
   const [address = '', bitsText, extra] = text.split('/');
   const family = isIP(address);
   const width = family === 4 ? 32 : 128;
-  const bits = bitsText === undefined ? width : Number(bitsText);
-  if (!family || extra !== undefined || !Number.isInteger(bits) || bits < 0 || bits > width) {
+  // Digits only: Number() would read '' as 0 (every address) and ' 8' or '+8' as 8.
+  const bits = bitsText === undefined ? width : /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
+  if (!family || extra !== undefined || !(bits >= 0 && bits <= width)) {
     throw new ResetFilterError(
       `address ${text}: expected an address or a CIDR, e.g. 10.2.0.2, 10.2.0.0/16 or fd00::/64`,
     );
