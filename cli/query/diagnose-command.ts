@@ -3,13 +3,12 @@
 import { causeById } from '../../collector/diagnosis/causes.js';
 import type { MiddleboxesRequest, TopCausesRequest } from '../../proto/index.js';
 import type { CollectorConnection } from '../collector-connection.js';
-import { collectorConnection, CONNECTION_OPTIONS } from '../collector-connection.js';
+import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import { textTable } from '../text-table.js';
 import { middleboxTable } from './middlebox-table.js';
 import {
   JSON_OPTION,
   QUERY_VERB_OPTIONS,
-  QueryVerbUsageError,
   STANDARD_IO,
   jsonLines,
   noPositionals,
@@ -18,6 +17,7 @@ import {
   WINDOW_OPTIONS,
   windowFrom,
   windowUsage,
+  verbConnection,
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
 import { FILTER_OPTIONS, FILTER_USAGE, resetFilter } from './reset-filter-flags.js';
@@ -56,7 +56,7 @@ export function loadDiagnoseConfig(argv: string[], env: NodeJS.ProcessEnv): Diag
     ...FILTER_OPTIONS,
   });
   noPositionals('diagnose', positionals);
-  const connection = collectorConnection(values, env, (m) => new QueryVerbUsageError(m));
+  const connection = verbConnection(values, env);
   const window = windowFrom(values, DEFAULT_SINCE);
   const filter = resetFilter(values, window);
   return {

@@ -4,7 +4,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ENDPOINT_FORM, parseEndpoint } from '../../collector/diagnosis/endpoint.js';
 import type { ExplainFlowRequest } from '../../proto/index.js';
 import type { CollectorConnection } from '../collector-connection.js';
-import { collectorConnection, CONNECTION_OPTIONS } from '../collector-connection.js';
+import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import { QueryClientError } from '../query-client.js';
 import {
   JSON_OPTION,
@@ -19,6 +19,7 @@ import {
   WINDOW_OPTIONS,
   windowFrom,
   windowUsage,
+  verbConnection,
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
 import { unixNs } from './time-window.js';
@@ -64,7 +65,7 @@ export function loadExplainConfig(argv: string[], env: NodeJS.ProcessEnv): Expla
   for (const text of positionals) {
     if (!parseEndpoint(text)) throw new QueryVerbUsageError(`${text}: expected ${ENDPOINT_FORM}`);
   }
-  const connection = collectorConnection(values, env, (m) => new QueryVerbUsageError(m));
+  const connection = verbConnection(values, env);
   const window = windowFrom(values, DEFAULT_SINCE);
   return {
     connection,

@@ -4,7 +4,7 @@
 import { addressForPeople } from '../../collector/diagnosis/endpoint.js';
 import type { CollectorStatus, FleetAgent, FleetRequest } from '../../proto/index.js';
 import type { CollectorConnection } from '../collector-connection.js';
-import { collectorConnection, CONNECTION_OPTIONS } from '../collector-connection.js';
+import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import { textTable } from '../text-table.js';
 import {
   JSON_OPTION,
@@ -15,6 +15,7 @@ import {
   noPositionals,
   parseVerbArgs,
   runQueryVerb,
+  verbConnection,
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
 import { parseAge, TimeWindowError } from './time-window.js';
@@ -56,7 +57,7 @@ export function loadFleetConfig(argv: string[], env: NodeJS.ProcessEnv): FleetCo
   noPositionals('fleet', positionals);
   if (values.host === '') throw new QueryVerbUsageError('--host is empty: give a host name');
   return {
-    connection: collectorConnection(values, env, (m) => new QueryVerbUsageError(m)),
+    connection: verbConnection(values, env),
     json: values.json,
     request: {
       host: values.host ?? '',

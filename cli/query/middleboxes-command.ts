@@ -2,13 +2,12 @@
 // their fingerprint (hop, TTL, IP ID) and idle-timeout bracket (Middleboxes).
 import type { MiddleboxesRequest } from '../../proto/index.js';
 import type { CollectorConnection } from '../collector-connection.js';
-import { collectorConnection, CONNECTION_OPTIONS } from '../collector-connection.js';
+import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import { middleboxTable } from './middlebox-table.js';
 import {
   JSON_OPTION,
   LIMIT_OPTION,
   QUERY_VERB_OPTIONS,
-  QueryVerbUsageError,
   STANDARD_IO,
   jsonLines,
   limitFrom,
@@ -18,10 +17,11 @@ import {
   WINDOW_OPTIONS,
   windowFrom,
   windowUsage,
+  verbConnection,
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
 import { FILTER_OPTIONS, FILTER_USAGE, resetFilter } from './reset-filter-flags.js';
-import { formatUnixNs } from './timestamps.js';
+import { windowText } from './timestamps.js';
 
 const DEFAULT_SINCE = '1h';
 const DEFAULT_LIMIT = 50;
@@ -61,7 +61,7 @@ export function loadMiddleboxesConfig(argv: string[], env: NodeJS.ProcessEnv): M
   });
   noPositionals('middleboxes', positionals);
   return {
-    connection: collectorConnection(values, env, (m) => new QueryVerbUsageError(m)),
+    connection: verbConnection(values, env),
     json: values.json,
     request: {
       filter: resetFilter(values, windowFrom(values, DEFAULT_SINCE)),
@@ -85,8 +85,7 @@ export function runMiddleboxesCommand(
         io.stdout.write(jsonLines(middleboxes));
         return 0;
       }
-      const { from_unix_ns: from, to_unix_ns: to } = config.request.filter;
-      const span = `${formatUnixNs(from, 3)} → ${formatUnixNs(to, 3)} UTC`;
+      const span = windowText(config.request.filter);
       if (middleboxes.length === 0) {
         io.stderr.write(`no injected resets, ${span}\n`);
         return 0;

@@ -3,8 +3,9 @@
 // call to the collector with a progress indicator and the one-line failure.
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { CONNECTION_USAGE, withCollector } from '../collector-connection.js';
+import { collectorConnection, CONNECTION_USAGE, withCollector } from '../collector-connection.js';
 import type { CollectorConnection, CommandIo } from '../collector-connection.js';
+import type { SecurityValues } from '../client-security.js';
 import type { QueryClient } from '../query-client.js';
 import { withProgress } from './progress.js';
 import type { ProgressOutput, ProgressTiming } from './progress.js';
@@ -53,6 +54,14 @@ export function parseVerbArgs<O extends Options>(verb: string, argv: string[], o
   } catch (err) {
     throw new QueryVerbUsageError(`${(err as Error).message}; see 'rstscope ${verb} --help'`);
   }
+}
+
+/** The collector connection from a verb's CONNECTION_OPTIONS; a bad value is a usage error. */
+export function verbConnection(
+  values: { server?: string } & SecurityValues,
+  env: NodeJS.ProcessEnv,
+): CollectorConnection {
+  return collectorConnection(values, env, (message) => new QueryVerbUsageError(message));
 }
 
 export function windowFrom(

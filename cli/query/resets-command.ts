@@ -2,14 +2,13 @@
 // oldest first), each with its diagnosis (ListResets, page after page).
 import type { ListResetsRequest, Reset } from '../../proto/index.js';
 import type { CollectorConnection } from '../collector-connection.js';
-import { collectorConnection, CONNECTION_OPTIONS } from '../collector-connection.js';
+import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import type { QueryClient } from '../query-client.js';
 import { textTable } from '../text-table.js';
 import {
   JSON_OPTION,
   LIMIT_OPTION,
   QUERY_VERB_OPTIONS,
-  QueryVerbUsageError,
   STANDARD_IO,
   jsonLines,
   limitFrom,
@@ -19,6 +18,7 @@ import {
   WINDOW_OPTIONS,
   windowFrom,
   windowUsage,
+  verbConnection,
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
 import { FILTER_OPTIONS, FILTER_USAGE, resetFilter } from './reset-filter-flags.js';
@@ -65,7 +65,7 @@ export function loadResetsConfig(argv: string[], env: NodeJS.ProcessEnv): Resets
   });
   noPositionals('resets', positionals);
   return {
-    connection: collectorConnection(values, env, (m) => new QueryVerbUsageError(m)),
+    connection: verbConnection(values, env),
     json: values.json,
     limit: limitFrom(values.limit, DEFAULT_LIMIT, MAX_LIMIT),
     request: {

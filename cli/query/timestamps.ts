@@ -13,6 +13,11 @@ export function formatUnixNs(ns: string, digits: 3 | 6 | 9 = 6): string {
   return `${seconds}.${subSecond.slice(0, digits)}`;
 }
 
+/** A request's window as people read it: 2026-11-21 22:00:00.000 → 2026-11-21 23:00:00.000 UTC. */
+export function windowText(window: { from_unix_ns: string; to_unix_ns: string }): string {
+  return `${formatUnixNs(window.from_unix_ns, 3)} → ${formatUnixNs(window.to_unix_ns, 3)} UTC`;
+}
+
 /** 22:45:06.943111: the time of day only, for a live feed. */
 export function timeOfDayUnixNs(ns: string): string {
   return formatUnixNs(ns).slice(11);

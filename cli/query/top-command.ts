@@ -1,7 +1,7 @@
 // `rstscope top`: the commonest causes of resets (or origins, hosts, services,
 // ports) over a window, as a table or JSON lines.
 import type { CollectorConnection } from '../collector-connection.js';
-import { collectorConnection, CONNECTION_OPTIONS } from '../collector-connection.js';
+import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import type { TopCausesRequest, TopCausesRow } from '../../proto/index.js';
 import type { TableColumn } from '../text-table.js';
 import { textTable } from '../text-table.js';
@@ -20,9 +20,10 @@ import {
   WINDOW_OPTIONS,
   windowFrom,
   windowUsage,
+  verbConnection,
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
-import { formatUnixNs } from './timestamps.js';
+import { formatUnixNs, windowText } from './timestamps.js';
 
 type Group = TopCausesRequest['group_by'][number];
 
@@ -76,7 +77,7 @@ export function loadTopConfig(argv: string[], env: NodeJS.ProcessEnv): TopConfig
   noPositionals('top', positionals);
   const by = values.by === undefined ? [...DEFAULT_BY] : groupNames(values.by);
   return {
-    connection: collectorConnection(values, env, (m) => new QueryVerbUsageError(m)),
+    connection: verbConnection(values, env),
     json: values.json,
     by,
     request: {
@@ -102,8 +103,7 @@ export function runTopCommand(
         io.stdout.write(jsonLines(response.rows.map((row) => rowJson(row, config.by))));
         return 0;
       }
-      const { from_unix_ns: from, to_unix_ns: to } = config.request.filter;
-      const span = `${formatUnixNs(from, 3)} → ${formatUnixNs(to, 3)} UTC`;
+      const span = windowText(config.request.filter);
       if (response.rows.length === 0) {
         io.stderr.write(`no resets matched, ${span}\n`);
         return 0;
