@@ -492,6 +492,8 @@ describe('bad input and an absent collector', () => {
     [runResetsCommand, ['--limit', '1e3'], /--limit 1e3: expected a whole number/],
     [runWatchCommand, ['--since', '1h'], /Unknown option '--since'.*rstscope watch --help/],
     [runWatchCommand, ['--port', '0'], /--port 0: expected 1 to 65535/],
+    [runWatchCommand, ['--origin', 'injected'], /--origin and --cause are decided after both ends/],
+    [runWatchCommand, ['--cause', 'idle_timeout'], /use 'rstscope resets' or 'rstscope top'/],
     [runFleetCommand, ['--stale-after', 'soon'], /--stale-after soon: expected an age/],
     [runFleetCommand, ['web-1'], /unexpected argument web-1/],
     [

@@ -2,7 +2,7 @@
 // (WatchResets, a server stream fed from NATS, not from storage).
 import type { ResetFilter, WatchResetsResponse } from '../../proto/index.js';
 import type { CollectorConnection } from '../collector-connection.js';
-import { collectorConnection, CONNECTION_OPTIONS } from '../collector-connection.js';
+import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import {
   JSON_OPTION,
   QUERY_VERB_OPTIONS,
@@ -11,6 +11,7 @@ import {
   noPositionals,
   parseVerbArgs,
   runQueryVerb,
+  verbConnection,
 } from './query-verb.js';
 import type { QueryIo } from './query-verb.js';
 import { FILTER_OPTIONS, FILTER_USAGE, resetFilter } from './reset-filter-flags.js';
@@ -24,6 +25,7 @@ received RST, TTLs, and the process. Runs until Ctrl-C. A watch that cannot
 keep up is told how many resets it missed. Resets that just happened are not
 diagnosed yet: use 'rstscope resets' or 'explain' for their cause.
 ${FILTER_USAGE}
+                      (--origin and --cause do not apply: a reset just seen is not diagnosed)
 ${QUERY_VERB_OPTIONS}
                       (--json: each reset with all its fields; missed resets on stderr)
 
@@ -51,8 +53,14 @@ export function loadWatchConfig(argv: string[], env: NodeJS.ProcessEnv): WatchCo
     ...FILTER_OPTIONS,
   });
   noPositionals('watch', positionals);
+  // The server would refuse them too, but only after connecting, and as exit 1.
+  if (values.origin !== undefined || values.cause !== undefined) {
+    throw new QueryVerbUsageError(
+      "--origin and --cause are decided after both ends are matched: use 'rstscope resets' or 'rstscope top'",
+    );
+  }
   return {
-    connection: collectorConnection(values, env, (m) => new QueryVerbUsageError(m)),
+    connection: verbConnection(values, env),
     json: values.json,
     filter: resetFilter(values, undefined),
   };
