@@ -47,7 +47,7 @@ export function collectorConnection(
 }
 
 /** The address as HOST:PORT; `fail` makes the one-line usage error for a bad value. */
-export function collectorAddress(
+function collectorAddress(
   flag: string | undefined,
   env: NodeJS.ProcessEnv,
   fail: (message: string) => Error,

@@ -54,11 +54,6 @@ export function timeWindow(
   return { from, to };
 }
 
-/** The text form DateTime64 parameters take: 2026-11-21 10:00:00.123. */
-export function sqlTime(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace('Z', '');
-}
-
 /** Nanoseconds since the epoch as the API takes them: a decimal string. */
 export function unixNs(date: Date): string {
   return String(BigInt(date.getTime()) * 1_000_000n);
