@@ -3,6 +3,7 @@
 // they write, and how a failed query ends the command.
 import { formatHostPort, HOST_PORT_FORM, parseHostPort } from '../collector/query/host-port.js';
 import { DEFAULT_QUERY_ADDRESS } from '../collector/query/query-limits.js';
+import { isLoopback } from '../collector/query/server-security.js';
 import { clientSecurity, SECURITY_OPTIONS, SECURITY_USAGE } from './client-security.js';
 import type { SecurityValues } from './client-security.js';
 import { QueryClient, QueryClientError } from './query-client.js';
@@ -40,10 +41,17 @@ export function collectorConnection(
   env: NodeJS.ProcessEnv,
   fail: (message: string) => Error,
 ): CollectorConnection {
-  return {
-    server: collectorAddress(values.server, env, fail),
-    client: clientSecurity(values, env, fail),
-  };
+  const server = collectorAddress(values.server, env, fail);
+  const client = clientSecurity(values, env, fail);
+  // The collector refuses a token without TLS off loopback; the client must not
+  // hand its token to the network in clear text either (a wrong --server would get it).
+  if (client.token !== undefined && client.tls === undefined && !isLoopback(server)) {
+    throw fail(
+      `a bearer token to ${server} without TLS would cross the network in clear text: ` +
+        "add --ca FILE (the CA of the collector's certificate) or --tls",
+    );
+  }
+  return { server, client };
 }
 
 /** The address as HOST:PORT; `fail` makes the one-line usage error for a bad value. */

@@ -305,6 +305,17 @@ describe('query service security', () => {
       certs!.client.key,
     ];
 
+    it('will not send a token in clear text off loopback: one line, exit 2, before any call', async () => {
+      const result = await sql(['--server', '192.0.2.1:7470', '--token-file', tokenFile, QUERY]);
+      expect(result).toEqual({
+        out: '',
+        err:
+          'rstscope sql: a bearer token to 192.0.2.1:7470 without TLS would cross the network in ' +
+          "clear text: add --ca FILE (the CA of the collector's certificate) or --tls\n",
+        code: 2,
+      });
+    });
+
     it('queries over mutual TLS', async () => {
       const result = await sql(['--server', at.mtls, ...mtlsFlags(), '--json', QUERY]);
       expect(result).toEqual({ out: '{"answer":42}\n', err: '', code: 0 });
