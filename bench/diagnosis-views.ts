@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openStorage } from '../collector/storage/open-storage.js';
+import { openEmbeddedStorage } from '../test/lab/embedded-storage.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,13 +18,7 @@ const resets = Number(values.resets);
 const runs = Number(values.runs);
 
 const dir = mkdtempSync(join(tmpdir(), 'rstscope-views-'));
-const storage = await openStorage({
-  dataDir: join(dir, 'data'),
-  database: 'rstscope',
-  user: 'default',
-  password: '',
-  retentionDays: 14,
-});
+const storage = await openEmbeddedStorage(join(dir, 'data'), { migrate: false });
 try {
   await storage.migrate();
   // Pair i: srv sends (active reset: seq, ack = its snd_nxt, rcv_nxt), cli receives the same numbers.

@@ -5,12 +5,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import type { Row, Storage } from '../collector/storage/storage.js';
 import {
   PLUGIN_MACROS,
@@ -23,6 +17,7 @@ import {
 import type { VariableValues } from './grafana-macros.js';
 import { expectPanelShape, loadDashboards } from './dashboard-panels.js';
 import type { Dashboard } from './dashboard-panels.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import {
   abortPair,
   closedPortPair,
@@ -201,14 +196,7 @@ async function run(
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-dashboards-'));
-  storage = await openStorage({
-    dataDir: join(dir, 'data'),
-    database: DEFAULT_DATABASE,
-    user: DEFAULT_USER,
-    password: DEFAULT_PASSWORD,
-    retentionDays: 3650,
-  });
-  await storage.migrate();
+  storage = await openEmbeddedStorage(join(dir, 'data'), { retentionDays: 3650 });
   await insertIncidents();
 });
 

@@ -12,13 +12,8 @@ import { KNOWN_IDLE_TIMEOUTS } from '../collector/diagnosis/idle-timeouts.js';
 import { installDiagnosisViews } from '../collector/diagnosis/views.js';
 import { flowStories } from '../collector/diagnosis/flow-story.js';
 import type { CauseRow } from '../collector/diagnosis/flow-story.js';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import type { Row, Storage } from '../collector/storage/storage.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import {
   abortPair,
   clientReset,
@@ -39,14 +34,7 @@ async function causes(where: string, order = 'ts, direction'): Promise<Row[]> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-rules-'));
-  storage = await openStorage({
-    dataDir: join(dir, 'data'),
-    database: DEFAULT_DATABASE,
-    user: DEFAULT_USER,
-    password: DEFAULT_PASSWORD,
-    retentionDays: 14,
-  });
-  await storage.migrate();
+  storage = await openEmbeddedStorage(join(dir, 'data'));
   await installDiagnosisViews(storage);
 });
 

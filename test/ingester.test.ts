@@ -9,10 +9,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ingester } from '../collector/ingest/ingester.js';
 import type { DeadLetterSink, InboundMessage } from '../collector/ingest/ingester.js';
-import { openStorage } from '../collector/storage/open-storage.js';
 import type { Storage } from '../collector/storage/storage.js';
 import { resetBatchCodec } from '../proto/index.js';
 import { resetsSubject } from '../proto/nats-topology.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import { closedPortWireEvent } from './lab/wire-events.js';
 
 let dir: string;
@@ -24,14 +24,7 @@ const noDeadLetters: DeadLetterSink = {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rstscope-ingester-'));
-  storage = await openStorage({
-    user: 'default',
-    password: '',
-    database: 'rstscope',
-    dataDir: dir,
-    retentionDays: 14,
-  });
-  await storage.migrate();
+  storage = await openEmbeddedStorage(dir);
 });
 
 afterAll(async () => {

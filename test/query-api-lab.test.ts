@@ -11,17 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryClient } from '../cli/query-client.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_RETENTION_DAYS,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import type { Row, Storage } from '../collector/storage/storage.js';
 import { expectPanelShape, loadDashboards } from './dashboard-panels.js';
 import { renderPanelSql } from './grafana-macros.js';
 import type { VariableValues } from './grafana-macros.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import { fillLabStore, LAB_AGENTS, QUERY_LAB_PORTS } from './lab/query-lab.js';
 import type { LabStore } from './lab/query-lab.js';
 
@@ -43,13 +37,7 @@ describe.skipIf(notRoot)(title, () => {
   beforeAll(async () => {
     store = await fillLabStore();
     window = { from_unix_ns: nsOf(store.from), to_unix_ns: nsOf(store.to) };
-    storage = await openStorage({
-      dataDir: store.dataDir,
-      database: DEFAULT_DATABASE,
-      user: DEFAULT_USER,
-      password: DEFAULT_PASSWORD,
-      retentionDays: DEFAULT_RETENTION_DAYS,
-    });
+    storage = await openEmbeddedStorage(store.dataDir, { migrate: false });
     server = await startQueryServer({
       listen: '127.0.0.1:0',
       storage,

@@ -12,14 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryClient, QueryClientError } from '../cli/query-client.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { ListResetsResponse, Reset, ResetFilter } from '../proto/index.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import {
   abortPair,
   closedPortPair,
@@ -47,14 +42,7 @@ let client: QueryClient;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-query-api-'));
-  storage = await openStorage({
-    dataDir: join(dir, 'data'),
-    database: DEFAULT_DATABASE,
-    user: DEFAULT_USER,
-    password: DEFAULT_PASSWORD,
-    retentionDays: 14,
-  });
-  await storage.migrate();
+  storage = await openEmbeddedStorage(join(dir, 'data'));
   await storage.insert('agents', [
     heartbeatRow('cli', ['10.1.0.2'], 0, 60_000, {
       netns_names: ['client-ns'],

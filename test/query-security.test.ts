@@ -19,15 +19,9 @@ import { TlsFileError } from '../collector/query/pem-files.js';
 import { isLoopback, loadQuerySecurity } from '../collector/query/server-security.js';
 import type { QuerySecurityConfig } from '../collector/query/server-security.js';
 import { TokenError } from '../collector/query/token-file.js';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_RETENTION_DAYS,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { HealthCheckResponse } from '../proto/index.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import { makeTestCertificates } from './lab/certificates.js';
 import type { TestCertificates } from './lab/certificates.js';
 
@@ -114,14 +108,7 @@ describe('query service security', () => {
     tokenFile = join(dir, 'token');
     // As `echo TOKEN > file` writes it: the newline is not part of the token.
     await writeFile(tokenFile, `${TOKEN}\n`);
-    storage = await openStorage({
-      dataDir: join(dir, 'data'),
-      database: DEFAULT_DATABASE,
-      user: DEFAULT_USER,
-      password: DEFAULT_PASSWORD,
-      retentionDays: DEFAULT_RETENTION_DAYS,
-    });
-    await storage.migrate();
+    storage = await openEmbeddedStorage(join(dir, 'data'));
     const tls = { certFile: certs.server.cert, keyFile: certs.server.key };
     at.plain = await serve({ allowPlaintextToken: false });
     at.tls = await serve({ tls, allowPlaintextToken: false });

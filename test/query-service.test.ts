@@ -11,16 +11,10 @@ import { QueryClient, QueryClientError } from '../cli/query-client.js';
 import { runSqlCommand } from '../cli/sql-command.js';
 import { queryFailure, startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_RETENTION_DAYS,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import { QueryRefusedError, QueryTimeoutError, StorageError } from '../collector/storage/errors.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { HealthCheckResponse } from '../proto/index.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 
 // Yesterday, inside the retention, so no TTL merge removes the rows mid-test.
 const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -91,14 +85,7 @@ describe('query service', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rstscope-query-'));
-    storage = await openStorage({
-      dataDir: join(dir, 'data'),
-      database: DEFAULT_DATABASE,
-      user: DEFAULT_USER,
-      password: DEFAULT_PASSWORD,
-      retentionDays: DEFAULT_RETENTION_DAYS,
-    });
-    await storage.migrate();
+    storage = await openEmbeddedStorage(join(dir, 'data'));
     await storage.insert('resets', ROWS);
     const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
     server = await startQueryServer({

@@ -29,16 +29,11 @@ import { runSqlCommand } from '../cli/sql-command.js';
 import { NatsResetFeed } from '../collector/query/nats-reset-feed.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import type { Storage } from '../collector/storage/storage.js';
 import { resetBatchCodec } from '../proto/index.js';
 import type { Reset, WireResetEvent } from '../proto/index.js';
 import { resetsSubject } from '../proto/nats-topology.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import { RSTSCOPE_BIN } from './lab/agent-runner.js';
 import { freePort } from './lab/free-port.js';
 import { NatsServer } from './lab/nats-server.js';
@@ -65,14 +60,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-query-verbs-'));
-  storage = await openStorage({
-    dataDir: join(dir, 'data'),
-    database: DEFAULT_DATABASE,
-    user: DEFAULT_USER,
-    password: DEFAULT_PASSWORD,
-    retentionDays: 14,
-  });
-  await storage.migrate();
+  storage = await openEmbeddedStorage(join(dir, 'data'));
   await storage.insert('agents', [
     heartbeatRow('cli', ['10.1.0.2'], 0, 60_000, {
       netns_names: ['client-ns'],

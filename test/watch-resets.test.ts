@@ -20,13 +20,6 @@ import { startQueryServer } from '../collector/query/query-server.js';
 import type { QueryServer } from '../collector/query/query-server.js';
 import { DEFAULT_WATCH_QUEUE_RESETS } from '../collector/query/watch-stream.js';
 import { UNDECIDED_FIELDS_PROBLEM } from '../collector/query/reset-filter-match.js';
-import {
-  DEFAULT_DATABASE,
-  DEFAULT_PASSWORD,
-  DEFAULT_RETENTION_DAYS,
-  DEFAULT_USER,
-  openStorage,
-} from '../collector/storage/open-storage.js';
 import type { Storage } from '../collector/storage/storage.js';
 import { resetBatchCodec, wireEventCodec } from '../proto/index.js';
 import { timestampNs } from '../proto/timestamps.js';
@@ -37,6 +30,7 @@ import {
   STREAM,
 } from '../proto/nats-topology.js';
 import type { ResetFilter, WatchResetsResponse, WireResetEvent } from '../proto/index.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import { BatchPublisher } from './lab/batch-publisher.js';
 import { AgentRunner } from './lab/agent-runner.js';
 import { Lab } from './lab/lab.js';
@@ -117,14 +111,7 @@ const logs: { msg: string; level: number }[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-watch-'));
   nats = await NatsServer.start();
-  storage = await openStorage({
-    dataDir: join(dir, 'data'),
-    database: DEFAULT_DATABASE,
-    user: DEFAULT_USER,
-    password: DEFAULT_PASSWORD,
-    retentionDays: DEFAULT_RETENTION_DAYS,
-  });
-  await storage.migrate();
+  storage = await openEmbeddedStorage(join(dir, 'data'));
   const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
   // The collector's pieces, wired as run-collector.ts wires them.
   intake = new NatsIntake({
