@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueryClient, QueryClientError } from '../cli/query-client.js';
+import { QueryClient } from '../cli/query-client.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { ListResetsResponse, Reset, ResetFilter } from '../proto/index.js';
+import { clientFailure } from './lab/client-failure.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import {
   abortPair,
@@ -122,15 +123,6 @@ afterAll(async () => {
   await storage?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<QueryClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(QueryClientError);
-  return err as QueryClientError;
-}
 
 function list(filter: Partial<ResetFilter>, more: { page_size?: number } = {}) {
   return client.listResets({ filter: { ...WINDOW, ...filter }, page_size: 1000, ...more });
@@ -295,12 +287,12 @@ describe('ListResets', () => {
   });
 
   it('refuses a bad token, a token of another filter, and an oversized page', async () => {
-    const bad = await failure(client.listResets({ filter: WINDOW, page_token: 'nonsense' }));
+    const bad = await clientFailure(client.listResets({ filter: WINDOW, page_token: 'nonsense' }));
     expect(bad.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(bad.message).toMatch(/page_token is not a token ListResets gave/);
     const first = await client.listResets({ filter: WINDOW, page_size: 5 });
     expect(first.next_page_token).not.toBe('');
-    const other = await failure(
+    const other = await clientFailure(
       client.listResets({
         filter: { ...WINDOW, host: 'bulk' },
         page_size: 5,
@@ -309,7 +301,7 @@ describe('ListResets', () => {
     );
     expect(other.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(other.message).toMatch(/another filter or order/);
-    const reversed = await failure(
+    const reversed = await clientFailure(
       client.listResets({
         filter: WINDOW,
         page_token: first.next_page_token,
@@ -317,7 +309,7 @@ describe('ListResets', () => {
       }),
     );
     expect(reversed.code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    const huge = await failure(client.listResets({ filter: WINDOW, page_size: 10_001 }));
+    const huge = await clientFailure(client.listResets({ filter: WINDOW, page_size: 10_001 }));
     expect(huge.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(huge.message).toMatch(/page_size 10001: at most 10000/);
   });
@@ -335,7 +327,7 @@ describe('ListResets', () => {
       [{ from_unix_ns: ns(10), to_unix_ns: ns(0) }, /from_unix_ns is after to_unix_ns/],
     ];
     for (const [filter, message] of cases) {
-      const err = await failure(client.listResets({ filter: { ...WINDOW, ...filter } }));
+      const err = await clientFailure(client.listResets({ filter: { ...WINDOW, ...filter } }));
       expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
       expect(err.message).toMatch(message);
       expect(err.message).not.toMatch(/\n|at .*\.ts:/);
@@ -407,9 +399,9 @@ describe('TopCauses', () => {
     expect(r.total_resets).toBe('2');
     const empty = await client.topCauses({ filter: { ...WINDOW, host: 'nobody' } });
     expect(empty).toEqual({ rows: [], total_resets: '0' });
-    const err = await failure(client.topCauses({ filter: WINDOW, limit: 1001 }));
+    const err = await clientFailure(client.topCauses({ filter: WINDOW, limit: 1001 }));
     expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    const bad = await failure(client.topCauses({ filter: { ...WINDOW, port: 99_999 } }));
+    const bad = await clientFailure(client.topCauses({ filter: { ...WINDOW, port: 99_999 } }));
     expect(bad.code).toBe(GrpcStatus.INVALID_ARGUMENT);
   });
 });
@@ -459,20 +451,20 @@ describe('ExplainFlow', () => {
   });
 
   it('NOT_FOUND names the flow and the window; bad endpoints are INVALID_ARGUMENT', async () => {
-    const none = await failure(client.explainFlow({ endpoints: ['10.7.7.7:1'], ...WINDOW }));
+    const none = await clientFailure(client.explainFlow({ endpoints: ['10.7.7.7:1'], ...WINDOW }));
     expect(none.code).toBe(GrpcStatus.NOT_FOUND);
     expect(none.message).toMatch(
       /no reset of 10\.7\.7\.7:1 between 2026-11-21T09:59:00\.000Z and 2026-11-21T11:00:00\.000Z; widen the window/,
     );
-    const bad = await failure(client.explainFlow({ endpoints: ['nowhere:80'], ...WINDOW }));
+    const bad = await clientFailure(client.explainFlow({ endpoints: ['nowhere:80'], ...WINDOW }));
     expect(bad.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(bad.message).toMatch(/endpoint nowhere:80: expected ADDRESS\[:PORT\]/);
-    const three = await failure(
+    const three = await clientFailure(
       client.explainFlow({ endpoints: ['10.0.0.1', '10.0.0.2', '10.0.0.3'] }),
     );
     expect(three.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(three.message).toMatch(/expected one or two/);
-    const zero = await failure(client.explainFlow({}));
+    const zero = await clientFailure(client.explainFlow({}));
     expect(zero.code).toBe(GrpcStatus.INVALID_ARGUMENT);
   });
 });
@@ -517,7 +509,7 @@ describe('Middleboxes', () => {
       'idle_kill',
     ]);
     expect((await client.middleboxes({ filter: WINDOW, limit: 1 })).middleboxes).toHaveLength(1);
-    const err = await failure(client.middleboxes({ filter: WINDOW, limit: 5000 }));
+    const err = await clientFailure(client.middleboxes({ filter: WINDOW, limit: 5000 }));
     expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
   });
 
@@ -633,9 +625,9 @@ describe('storage failures', () => {
     });
     const strictClient = new QueryClient(strict.address);
     try {
-      const viaSql = await failure(strictClient.sql({ sql: 'SELECT * FROM reset_causes' }));
-      const viaList = await failure(strictClient.listResets({ filter: WINDOW }));
-      const viaTop = await failure(strictClient.topCauses({ filter: WINDOW }));
+      const viaSql = await clientFailure(strictClient.sql({ sql: 'SELECT * FROM reset_causes' }));
+      const viaList = await clientFailure(strictClient.listResets({ filter: WINDOW }));
+      const viaTop = await clientFailure(strictClient.topCauses({ filter: WINDOW }));
       for (const err of [viaSql, viaList, viaTop]) {
         expect(err.code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
         expect(err.message).toMatch(/^query timed out after 1ms/);

@@ -9,8 +9,8 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientSecurity } from '../cli/client-security.js';
-import { QueryClient, QueryClientError } from '../cli/query-client.js';
-import type { QueryClientOptions } from '../cli/query-client.js';
+import { QueryClient } from '../cli/query-client.js';
+import type { QueryClientError, QueryClientOptions } from '../cli/query-client.js';
 import { runSqlCommand } from '../cli/sql-command.js';
 import { CollectorConfigError, loadCollectorConfig } from '../collector/index.js';
 import { startQueryServer } from '../collector/query/index.js';
@@ -21,6 +21,8 @@ import type { QuerySecurityConfig } from '../collector/query/server-security.js'
 import { TokenError } from '../collector/query/token-file.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { HealthCheckResponse } from '../proto/index.js';
+import { runCaptured } from './lab/captured-io.js';
+import { clientFailure } from './lab/client-failure.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import { makeTestCertificates } from './lab/certificates.js';
 import type { TestCertificates } from './lab/certificates.js';
@@ -29,29 +31,12 @@ const TOKEN = 'f00dfeed-0123456789abcdef-secret';
 const QUERY = 'SELECT 40 + 2 AS answer';
 const ONE_LINE = /^[^\n]+$/;
 
-interface Captured {
-  out: string;
-  err: string;
-  code: number;
-}
-
-async function sql(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
-  const captured = { out: '', err: '' };
-  const code = await runSqlCommand(argv, env, {
-    stdout: { write: (text: string) => (captured.out += text) },
-    stderr: { write: (text: string) => (captured.err += text) },
-  });
-  return { ...captured, code };
-}
+const sql = (argv: string[], env: NodeJS.ProcessEnv = {}) => runCaptured(runSqlCommand, argv, env);
 
 async function failure(promise: Promise<unknown>): Promise<QueryClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(QueryClientError);
-  expect((err as Error).message).toMatch(ONE_LINE);
-  return err as QueryClientError;
+  const err = await clientFailure(promise);
+  expect(err.message).toMatch(ONE_LINE);
+  return err;
 }
 
 function thrown(run: () => unknown): Error {

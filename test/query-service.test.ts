@@ -1,19 +1,21 @@
 // The collector's query service end to end: embedded ClickHouse (chDB) with the
 // real schema, the gRPC server on a free port, and the CLI's client and command.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueryClient, QueryClientError } from '../cli/query-client.js';
+import { QueryClient } from '../cli/query-client.js';
 import { runSqlCommand } from '../cli/sql-command.js';
 import { queryFailure, startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
 import { QueryRefusedError, QueryTimeoutError, StorageError } from '../collector/storage/errors.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { HealthCheckResponse } from '../proto/index.js';
+import { runCaptured } from './lab/captured-io.js';
+import { clientFailure } from './lab/client-failure.js';
+import { freePort } from './lab/free-port.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
 
 // Yesterday, inside the retention, so no TTL merge removes the rows mid-test.
@@ -41,40 +43,7 @@ const ROWS = (
 // The server's row maximum: small, so a request above it shows the clamp.
 const MAX_ROWS = 50;
 
-interface Captured {
-  out: string;
-  err: string;
-}
-
-async function sql(
-  argv: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<Captured & { code: number }> {
-  const captured: Captured = { out: '', err: '' };
-  const code = await runSqlCommand(argv, env, {
-    stdout: { write: (text: string) => (captured.out += text) },
-    stderr: { write: (text: string) => (captured.err += text) },
-  });
-  return { ...captured, code };
-}
-
-async function failure(promise: Promise<unknown>): Promise<QueryClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(QueryClientError);
-  return err as QueryClientError;
-}
-
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const sql = (argv: string[], env: NodeJS.ProcessEnv = {}) => runCaptured(runSqlCommand, argv, env);
 
 describe('query service', () => {
   let dir = '';
@@ -154,7 +123,7 @@ describe('query service', () => {
     ['a missing parameter', 'SELECT {host:String}', /host/],
     ['empty SQL', '  ', /empty/],
   ])('refuses %s with INVALID_ARGUMENT and one readable line', async (_what, query, detail) => {
-    const err = await failure(client!.sql({ sql: query }));
+    const err = await clientFailure(client!.sql({ sql: query }));
     expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(err.message).toMatch(/^query refused: /);
     expect(err.message).toMatch(detail);
@@ -163,7 +132,7 @@ describe('query service', () => {
 
   it('logs each failed query once', async () => {
     const query = 'DROP TABLE resets -- logged';
-    await failure(client!.sql({ sql: query }));
+    await clientFailure(client!.sql({ sql: query }));
     const logged = logs.filter((entry) => entry.sql === query);
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ msg: 'sql query failed', code: 'INVALID_ARGUMENT' });
@@ -171,7 +140,7 @@ describe('query service', () => {
 
   it('stops a runaway query at its timeout with DEADLINE_EXCEEDED', async () => {
     const started = Date.now();
-    const err = await failure(
+    const err = await clientFailure(
       client!.sql({
         sql: 'SELECT sum(cityHash64(number)) FROM numbers(1000000000000)',
         timeout_ms: 500,
@@ -185,7 +154,7 @@ describe('query service', () => {
   it('answers the next query correctly after a timeout', async () => {
     // Runs right after the runaway query above, and stops one of its own.
     const first = await client!.sql({ sql: 'SELECT 1 AS one' });
-    const stopped = await failure(
+    const stopped = await clientFailure(
       client!.sql({
         sql: 'SELECT sum(number) AS total FROM numbers(1000000000000)',
         timeout_ms: 300,
@@ -217,7 +186,7 @@ describe('query service', () => {
   it('answers health checks for the server and the query service', async () => {
     expect(await client!.check('')).toBe('SERVING');
     expect(await client!.check('rstscope.v1.Query')).toBe('SERVING');
-    const err = await failure(client!.check('no.such.Service'));
+    const err = await clientFailure(client!.check('no.such.Service'));
     expect(err.code).toBe(GrpcStatus.NOT_FOUND);
   });
 

@@ -34,9 +34,12 @@ import { resetBatchCodec } from '../proto/index.js';
 import type { Reset, WireResetEvent } from '../proto/index.js';
 import { resetsSubject } from '../proto/nats-topology.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
+import { captureIo, runCaptured } from './lab/captured-io.js';
+import type { Captured, CliVerb, IoExtras } from './lab/captured-io.js';
 import { RSTSCOPE_BIN } from './lab/agent-runner.js';
 import { freePort } from './lab/free-port.js';
 import { NatsServer } from './lab/nats-server.js';
+import { until } from './lab/until.js';
 import {
   abortPair,
   closedPortPair,
@@ -136,33 +139,9 @@ afterAll(async () => {
   }
 });
 
-interface Captured {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function captureIo(extra: Partial<QueryIo> & { tty?: boolean } = {}) {
-  const captured = { out: '', err: '' };
-  const io: QueryIo = {
-    stdout: { write: (text: string) => (captured.out += text) },
-    stderr: { write: (text: string) => (captured.err += text), isTTY: extra.tty ?? false },
-    ...(extra.progressTiming ? { progressTiming: extra.progressTiming } : {}),
-  };
-  return { captured, io };
-}
-
-type Run = (argv: string[], env: NodeJS.ProcessEnv, io: QueryIo) => Promise<number>;
-
-async function run(
-  verb: Run,
-  argv: string[],
-  extra: Partial<QueryIo> & { tty?: boolean } = {},
-): Promise<Captured> {
-  const { captured, io } = captureIo(extra);
-  const code = await verb(argv, env, io);
-  return { code, ...captured };
-}
+/** Runs a verb against this suite's collector. */
+const run = (verb: CliVerb, argv: string[], extra: IoExtras = {}) =>
+  runCaptured(verb, argv, env, extra);
 
 const jsonOut = <T = Record<string, unknown>>(r: Captured): T[] =>
   r.out
@@ -490,7 +469,7 @@ describe('bad input and an absent collector', () => {
       /--limit 5000: expected a whole number from 1 to 1000/,
     ],
     [runMiddleboxesCommand, ['--server', 'nowhere'], /--server nowhere: expected HOST:PORT/],
-  ] as [Run, string[], RegExp][])(
+  ] as [CliVerb, string[], RegExp][])(
     '%o %j: one line, exit 2, no call',
     async (verb, argv, message) => {
       // No collector at this address: a call would fail with exit 1, not 2.
@@ -515,7 +494,7 @@ describe('bad input and an absent collector', () => {
       [runExplainCommand, ['10.1.0.2:1']],
       [runWatchCommand, []],
       [runSqlCommand, ['SELECT 1']],
-    ] as [Run, string[]][]) {
+    ] as [CliVerb, string[]][]) {
       const { captured, io } = captureIo();
       expect(await verb([...argv, '--server', address], {}, io)).toBe(1);
       expect(captured.err).toMatch(
@@ -595,14 +574,6 @@ describe('rstscope watch', () => {
       resetsSubject(host),
       resetBatchCodec.encode({ host, boot_id: 'boot', run_id: '1', seq: String(seq), events }),
     );
-  }
-
-  async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
   }
 
   /** Starts a watch; resolves once the collector's feed has its subscription. */
@@ -733,49 +704,45 @@ describe('rstscope watch', () => {
     );
   });
 
-  it('the real command: Ctrl-C (SIGINT) ends it cleanly, exit 0', async () => {
+  /** The real `rstscope watch` as a child process, its output collected as it comes. */
+  async function spawnWatchCommand() {
     await until(() => feed.watchers === 0, 'the previous watch to end');
     const child = spawn(RSTSCOPE_BIN, ['watch', '--server', watchServer.address], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const output = { out: '', err: '' };
+    child.stdout.on('data', (b: Buffer) => (output.out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (output.err += b.toString()));
     const exited = new Promise<number | null>((resolve) =>
       child.on('exit', (code) => resolve(code)),
     );
+    return { child, output, exited };
+  }
+
+  it('the real command: Ctrl-C (SIGINT) ends it cleanly, exit 0', async () => {
+    const { child, output, exited } = await spawnWatchCommand();
     try {
       await until(() => feed.watchers === 1, 'the command to subscribe');
       await publisher.flush();
       await new Promise((resolve) => setTimeout(resolve, 200));
       publish('web-4', [closedPortWireEvent({ local_port: 4444 })]);
-      await until(() => out.includes('web-4'), 'the reset line');
+      await until(() => output.out.includes('web-4'), 'the reset line');
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      expect(err).toBe('');
+      expect(output.err).toBe('');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 30_000);
+
   it('the real command piped to a reader that leaves (| head -1): exit 0, no trace', async () => {
-    await until(() => feed.watchers === 0, 'the previous watch to end');
-    const child = spawn(RSTSCOPE_BIN, ['watch', '--server', watchServer.address], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    );
+    const { child, output, exited } = await spawnWatchCommand();
     try {
       await until(() => feed.watchers === 1, 'the command to subscribe');
       await publisher.flush();
       await new Promise((resolve) => setTimeout(resolve, 200));
       publish('web-5', [closedPortWireEvent({ local_port: 5151 })]);
-      await until(() => out.includes('web-5'), 'the first line');
+      await until(() => output.out.includes('web-5'), 'the first line');
       child.stdout.destroy();
       // Keep resets coming until a write finds the pipe closed.
       const more = setInterval(() => publish('web-5', [closedPortWireEvent()]), 50);
@@ -784,7 +751,7 @@ describe('rstscope watch', () => {
       } finally {
         clearInterval(more);
       }
-      expect(err).toBe('');
+      expect(output.err).toBe('');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

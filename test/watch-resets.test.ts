@@ -35,6 +35,7 @@ import { BatchPublisher } from './lab/batch-publisher.js';
 import { AgentRunner } from './lab/agent-runner.js';
 import { Lab } from './lab/lab.js';
 import { NatsServer } from './lab/nats-server.js';
+import { until } from './lab/until.js';
 import { closedPortWireEvent } from './lab/wire-events.js';
 import { heartbeatRow } from './lab/reset-rows.js';
 
@@ -82,14 +83,6 @@ function watch(client: QueryClient, filter: Partial<ResetFilter> = {}): Watch {
   };
   opened.push(opening);
   return opening;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
