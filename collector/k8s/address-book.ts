@@ -1,0 +1,135 @@
+// Which names an address has had, and when. The API tells the present; reset
+// events arrive late and are read later still, so every mapping keeps the time
+// it was first and last seen, and an ended mapping stays for a while: a reset
+// from a pod deleted a minute ago still gets its name.
+import type { Workload } from '../../k8s/index.js';
+
+export type MappingKind = 'pod' | 'service' | 'endpoint' | 'node';
+
+export interface AddressMapping {
+  kind: MappingKind;
+  /** Canonical text (see canonicalAddress). */
+  address: string;
+  /** A service's port on its ClusterIP, or an endpoint's target port. */
+  port?: number;
+  protocol?: string;
+  namespace?: string;
+  /** The pod's, service's or node's name; for an endpoint, its service's name. */
+  name: string;
+  workload?: Workload;
+  /** An endpoint's pod (its targetRef). */
+  pod?: string;
+}
+
+export interface SeenMapping extends AddressMapping {
+  /** Milliseconds since the epoch. */
+  firstSeen: number;
+  lastSeen: number;
+  /** When the API said it is gone; absent while it holds. */
+  ended?: number;
+}
+
+/** How long an ended mapping is kept for late events. */
+export const DEFAULT_ENDED_RETENTION_MS = 3_600_000;
+
+function identity(m: AddressMapping): string {
+  return [
+    m.kind,
+    m.address,
+    m.port ?? '',
+    m.protocol ?? '',
+    m.namespace ?? '',
+    m.name,
+    m.pod ?? '',
+  ].join('|');
+}
+
+interface Live {
+  mapping: SeenMapping;
+  /** The objects that state it (two EndpointSlices of one service may, during a rollout). */
+  sources: Set<string>;
+}
+
+export class AddressBook {
+  private readonly live = new Map<string, Live>();
+  private readonly byAddress = new Map<string, Set<string>>();
+  private ended: SeenMapping[] = [];
+  private readonly bySource = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly retentionMs = DEFAULT_ENDED_RETENTION_MS,
+  ) {}
+
+  /** What `source` (an object's kind/namespace/name) states now, replacing what it stated before. */
+  set(source: string, mappings: AddressMapping[]): void {
+    const now = this.now();
+    const next = new Set<string>();
+    for (const mapping of mappings) {
+      const id = identity(mapping);
+      next.add(id);
+      const held = this.live.get(id);
+      if (held) {
+        held.sources.add(source);
+        held.mapping.lastSeen = now;
+        // A pod's workload may be learned late (its ReplicaSet read after the pod).
+        if (mapping.workload) held.mapping.workload = mapping.workload;
+        continue;
+      }
+      this.live.set(id, {
+        mapping: { ...mapping, firstSeen: now, lastSeen: now },
+        sources: new Set([source]),
+      });
+      let ids = this.byAddress.get(mapping.address);
+      if (!ids) this.byAddress.set(mapping.address, (ids = new Set()));
+      ids.add(id);
+    }
+    for (const id of this.bySource.get(source) ?? []) {
+      if (!next.has(id)) this.release(id, source, now);
+    }
+    if (next.size > 0) this.bySource.set(source, next);
+    else this.bySource.delete(source);
+    this.prune(now);
+  }
+
+  remove(source: string): void {
+    this.set(source, []);
+  }
+
+  /** The mappings of `address` that hold now. */
+  current(address: string): SeenMapping[] {
+    return [...(this.byAddress.get(address) ?? [])].map((id) => this.live.get(id)!.mapping);
+  }
+
+  /** The mappings of `address` that held at `time`, ended ones included. */
+  at(address: string, time: number): SeenMapping[] {
+    const now = this.current(address).filter((m) => m.firstSeen <= time);
+    const past = this.ended.filter(
+      (m) => m.address === address && m.firstSeen <= time && time <= m.ended!,
+    );
+    return [...now, ...past];
+  }
+
+  /** Every mapping, live and recently ended: what the storage step will write. */
+  history(): SeenMapping[] {
+    return [...[...this.live.values()].map((l) => l.mapping), ...this.ended];
+  }
+
+  private release(id: string, source: string, now: number): void {
+    const held = this.live.get(id);
+    if (!held) return;
+    held.sources.delete(source);
+    if (held.sources.size > 0) return;
+    this.live.delete(id);
+    const ids = this.byAddress.get(held.mapping.address)!;
+    ids.delete(id);
+    if (ids.size === 0) this.byAddress.delete(held.mapping.address);
+    this.ended.push({ ...held.mapping, lastSeen: now, ended: now });
+  }
+
+  private prune(now: number): void {
+    if (this.ended.length > 0 && this.ended[0]!.ended! < now - this.retentionMs) {
+      this.ended = this.ended.filter((m) => m.ended! >= now - this.retentionMs);
+    }
+  }
+}
