@@ -1,0 +1,172 @@
+// cgroup id → cgroup path, for the cgroup_id that the BPF programs record.
+//
+// On cgroup v2 a cgroup's id is its kernfs node id, which is also the inode
+// number of its directory on 64-bit hosts: the root is 1, and ids only grow
+// (kernfs allocates them cyclically with a generation in the upper 32 bits),
+// so an id is never reused for another cgroup and a stale cache entry is
+// harmless. The kernel offers no id → path lookup to user space short of
+// open_by_handle_at(2) with CAP_DAC_READ_SEARCH, so the index walks the
+// hierarchy and remembers what it saw.
+//
+// Containers get a private cgroup namespace, so in a pod the agent must walk
+// the host's hierarchy mounted read-only (see cgroup-mount.ts); paths are
+// relative to that mount, as the host's /proc/<pid>/cgroup would show them.
+import type { Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_CGROUP_ROOT } from './cgroup-mount.js';
+
+/** Enough for every container of a busy node several times over. */
+export const DEFAULT_CGROUP_CACHE_ENTRIES = 16_384;
+/**
+ * An id that is still unknown after a walk (its cgroup came and went between
+ * the reset and the walk) must not cost a walk per event: at most one walk
+ * per interval, and a walk of a node's few thousand cgroups costs milliseconds.
+ */
+export const DEFAULT_REWALK_INTERVAL_MS = 1_000;
+
+export interface CgroupIndexOptions {
+  /** The cgroup v2 mount to walk (default /sys/fs/cgroup). */
+  root?: string;
+  /** Most ids remembered; the least recently used go first (default 16384). */
+  maxEntries?: number;
+  /** Least time between two walks (default 1000 ms). */
+  rewalkIntervalMs?: number;
+}
+
+export interface CgroupIndexStats {
+  entries: number;
+  hits: number;
+  /** Lookups that found no path, after a walk or because walks were rate-limited. */
+  misses: number;
+  walks: number;
+  walkErrors: number;
+  /** The last walk's failure, one line; undefined once a walk succeeds. */
+  lastError: string | undefined;
+}
+
+export class CgroupIndex {
+  readonly root: string;
+  private readonly maxEntries: number;
+  private readonly rewalkIntervalMs: number;
+  // A Map keeps insertion order: re-inserting on a hit makes it an LRU.
+  private readonly paths = new Map<string, string>();
+  // Ids that callers are waiting for: remembered last in a walk, so that a
+  // hierarchy larger than the cache cannot evict them before they are read.
+  private readonly wanted = new Set<string>();
+  private walking: Promise<void> | undefined;
+  private lastWalkAt = -Infinity;
+  private readonly counts = { hits: 0, misses: 0, walks: 0, walkErrors: 0 };
+  private lastError: string | undefined;
+
+  constructor(options: CgroupIndexOptions = {}) {
+    this.root = options.root ?? DEFAULT_CGROUP_ROOT;
+    this.maxEntries = options.maxEntries ?? DEFAULT_CGROUP_CACHE_ENTRIES;
+    this.rewalkIntervalMs = options.rewalkIntervalMs ?? DEFAULT_REWALK_INTERVAL_MS;
+  }
+
+  /** The path if already known; never touches the file system. */
+  lookup(cgroupId: string | bigint): string | undefined {
+    const key = String(cgroupId);
+    const path = this.paths.get(key);
+    if (path !== undefined) {
+      this.paths.delete(key);
+      this.paths.set(key, path);
+    }
+    return path;
+  }
+
+  /**
+   * The path of a cgroup id, walking the hierarchy again on a miss (joining a
+   * walk under way, or none when the last one was too recent). Never rejects:
+   * an unreadable hierarchy gives undefined and shows in stats().
+   */
+  async resolve(cgroupId: string | bigint): Promise<string | undefined> {
+    const known = this.lookup(cgroupId);
+    if (known !== undefined) {
+      this.counts.hits++;
+      return known;
+    }
+    const key = String(cgroupId);
+    if (this.walking) {
+      this.wanted.add(key);
+      await this.walking;
+    } else if (performance.now() - this.lastWalkAt >= this.rewalkIntervalMs) {
+      this.wanted.add(key);
+      await this.rewalk();
+    }
+    const path = this.lookup(cgroupId);
+    if (path === undefined) this.counts.misses++;
+    else this.counts.hits++;
+    return path;
+  }
+
+  /** Walks the hierarchy now (joining a walk under way); never rejects. */
+  rewalk(): Promise<void> {
+    this.walking ??= this.walk().finally(() => {
+      this.walking = undefined;
+    });
+    return this.walking;
+  }
+
+  stats(): CgroupIndexStats {
+    return { entries: this.paths.size, ...this.counts, lastError: this.lastError };
+  }
+
+  private async walk(): Promise<void> {
+    this.lastWalkAt = performance.now();
+    this.counts.walks++;
+    const found: [string, string][] = [];
+    try {
+      for await (const [id, path] of cgroupsUnder(this.root)) {
+        this.remember(id, path);
+        if (this.wanted.has(id)) found.push([id, path]);
+      }
+      this.lastError = undefined;
+    } catch (err) {
+      this.counts.walkErrors++;
+      this.lastError = `cannot walk ${this.root}: ${(err as Error).message}`;
+    }
+    this.wanted.clear();
+    for (const [id, path] of found) this.remember(id, path);
+  }
+
+  private remember(id: string, path: string): void {
+    this.paths.delete(id);
+    this.paths.set(id, path);
+    if (this.paths.size > this.maxEntries) {
+      this.paths.delete(this.paths.keys().next().value!);
+    }
+  }
+}
+
+/**
+ * Every cgroup below root (root included) as [id, path from root], parents
+ * before children. A cgroup removed during the walk is skipped: pods end all
+ * the time. Only the root itself failing is an error.
+ */
+async function* cgroupsUnder(root: string): AsyncGenerator<[string, string]> {
+  const rootStat = await stat(root, { bigint: true });
+  yield [rootStat.ino.toString(), '/'];
+  const pending = ['/'];
+  while (pending.length) {
+    const path = pending.pop()!;
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(root, path), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      // Every directory of a cgroup v2 mount is a cgroup; files are its knobs.
+      if (!entry.isDirectory()) continue;
+      const child = path === '/' ? `/${entry.name}` : `${path}/${entry.name}`;
+      try {
+        yield [(await stat(join(root, child), { bigint: true })).ino.toString(), child];
+      } catch {
+        continue;
+      }
+      pending.push(child);
+    }
+  }
+}
