@@ -1,0 +1,232 @@
+// The Helm chart: lint, renders valid against the Kubernetes schemas, golden renders,
+// and the rules the chart promises (least privilege, documented values, strict schema).
+// Rewrite the golden renders after an intended change: UPDATE_GOLDEN=1 npx vitest run test/helm-chart.test.ts
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validate as validateContainer } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Container';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { repoRoot } from '../agent/repo-root.js';
+import { HelmHome, helmUnavailable } from './lab/helm.js';
+import { manifestProblems, podSpecOf, unknownFields } from './lab/kubernetes-schemas.js';
+import type { Manifest } from './lab/kubernetes-schemas.js';
+
+const ROOT = repoRoot();
+const CHART = join(ROOT, 'helm', 'rstscope');
+const PRODUCTION = join(CHART, 'examples', 'production.yaml');
+const GOLDEN = join(ROOT, 'test', 'golden', 'helm');
+// A current release, so that capabilities-gated templates render as they would there.
+const KUBE_VERSION = '1.33.0';
+const SERVICE_MONITOR_API = 'monitoring.coreos.com/v1/ServiceMonitor';
+
+const unavailable = helmUnavailable();
+if (unavailable) console.warn(`helm-chart tests skipped: ${unavailable}`);
+
+describe.skipIf(unavailable !== undefined)('helm chart', () => {
+  let helm: HelmHome;
+  beforeAll(() => {
+    helm = new HelmHome();
+  });
+  afterAll(() => helm?.remove());
+
+  function template(...args: string[]): string {
+    return helm.output([
+      'template',
+      'rstscope',
+      CHART,
+      '--namespace',
+      'rstscope',
+      '--kube-version',
+      KUBE_VERSION,
+      ...args,
+    ]);
+  }
+
+  function manifests(rendered: string): Manifest[] {
+    return parseAllDocuments(rendered)
+      .map((doc) => {
+        if (doc.errors.length) throw doc.errors[0];
+        return doc.toJS() as Manifest | null;
+      })
+      .filter((m): m is Manifest => m !== null);
+  }
+
+  function only(objects: Manifest[], kind: string, nameEnd: string): Manifest {
+    const found = objects.filter((m) => m.kind === kind && m.metadata.name.endsWith(nameEnd));
+    expect(found, `${kind} *${nameEnd}`).toHaveLength(1);
+    return found[0]!;
+  }
+
+  const renders: Record<string, () => string[]> = {
+    default: () => [],
+    production: () => ['-f', PRODUCTION],
+  };
+
+  describe.each(Object.keys(renders))('%s values', (name) => {
+    const args = () => renders[name]!();
+
+    it('passes helm lint --strict', () => {
+      const result = helm.run(['lint', '--strict', CHART, ...args()]);
+      expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+      expect(result.status).toBe(0);
+    });
+
+    it('renders only allowed kinds, each valid against the Kubernetes schemas', () => {
+      const objects = manifests(template(...args()));
+      expect(objects.length).toBeGreaterThan(10);
+      expect(objects.flatMap(manifestProblems)).toEqual([]);
+    });
+
+    it('renders byte for byte as the golden render', () => {
+      const rendered = template(...args());
+      const file = join(GOLDEN, `${name}.yaml`);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, rendered);
+      expect(rendered).toBe(readFileSync(file, 'utf8'));
+    });
+
+    it('gives the agent exactly CAP_BPF and CAP_PERFMON, nothing privileged, no hostPID', () => {
+      const objects = manifests(template(...args()));
+      const agent = podSpecOf(only(objects, 'DaemonSet', '-agent'))!;
+      expect(agent.hostPID).not.toBe(true);
+      const [container] = agent.containers as {
+        securityContext: Record<string, unknown> & {
+          capabilities: { add: string[]; drop: string[] };
+        };
+        volumeMounts: { mountPath: string; readOnly?: boolean }[];
+        args: string[];
+        env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+      }[];
+      expect(container!.securityContext.capabilities.drop).toEqual(['ALL']);
+      expect([...container!.securityContext.capabilities.add].sort()).toEqual(['BPF', 'PERFMON']);
+      expect(container!.securityContext.privileged).toBe(false);
+      expect(container!.securityContext.readOnlyRootFilesystem).toBe(true);
+      expect(container!.volumeMounts.every((m) => m.readOnly === true)).toBe(true);
+      expect(container!.volumeMounts.map((m) => m.mountPath)).toContain('/sys/kernel/btf');
+      expect(container!.args).toContain('--host=$(NODE_NAME)');
+      const nodeName = container!.env.find((e) => e.name === 'NODE_NAME');
+      expect(nodeName?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+      expect(agent.tolerations).toEqual([{ operator: 'Exists' }]);
+      expect(agent.priorityClassName).toBe('system-node-critical');
+      expect(JSON.stringify(objects)).not.toMatch(/"privileged":true/);
+    });
+
+    it('runs the collector as non-root on a read-only root filesystem', () => {
+      const objects = manifests(template(...args()));
+      const collector = podSpecOf(only(objects, 'Deployment', '-collector'))!;
+      expect((collector.securityContext as { runAsNonRoot: boolean }).runAsNonRoot).toBe(true);
+      for (const c of collector.containers as { securityContext: Record<string, unknown> }[]) {
+        expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+        expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+        expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'] });
+      }
+    });
+  });
+
+  it('keeps the golden renders directory to the two documented renders', () => {
+    expect(readdirSync(GOLDEN).sort()).toEqual(['default.yaml', 'production.yaml']);
+  });
+
+  it('runs two collectors behind a PodDisruptionBudget and a gRPC probe by default', () => {
+    const objects = manifests(template());
+    const deployment = only(objects, 'Deployment', '-collector');
+    expect((deployment.spec as { replicas: number }).replicas).toBe(2);
+    only(objects, 'PodDisruptionBudget', '-collector');
+    const [container] = podSpecOf(deployment)!.containers as {
+      readinessProbe: { grpc?: { port: number } };
+    }[];
+    expect(container!.readinessProbe.grpc?.port).toBe(7470);
+    const service = only(objects, 'Service', '-collector');
+    expect((service.spec as { ports: { port: number }[] }).ports[0]!.port).toBe(7470);
+  });
+
+  it('grants read-only access to pods, services, endpointslices and nodes, and the agent pods only', () => {
+    const objects = manifests(template());
+    const rules = (role: Manifest) =>
+      (role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]).flatMap((r) =>
+        r.resources.map((res) => `${r.apiGroups[0]}/${res}:${r.verbs.join(',')}`),
+      );
+    expect(rules(only(objects, 'ClusterRole', '-collector')).sort()).toEqual([
+      '/nodes:get,list,watch',
+      '/pods:get,list,watch',
+      '/services:get,list,watch',
+      'discovery.k8s.io/endpointslices:get,list,watch',
+    ]);
+    expect(rules(only(objects, 'ClusterRole', '-agent'))).toEqual(['/pods:get,list,watch']);
+  });
+
+  it('renders the ServiceMonitor only when asked for and the cluster has its API', () => {
+    const kinds = (...args: string[]) => manifests(template(...args)).map((m) => m.kind);
+    expect(kinds()).not.toContain('ServiceMonitor');
+    expect(kinds('--set', 'serviceMonitor.enabled=true')).not.toContain('ServiceMonitor');
+    const objects = manifests(
+      template('--set', 'serviceMonitor.enabled=true', '--api-versions', SERVICE_MONITOR_API),
+    );
+    expect(objects.map((m) => m.kind)).toContain('ServiceMonitor');
+    expect(objects.flatMap(manifestProblems)).toEqual([]);
+  });
+
+  it('renders a valid bundled NATS with JetStream that the agent and collector use', () => {
+    const objects = manifests(template('--set', 'nats.bundled.enabled=true'));
+    expect(objects.flatMap(manifestProblems)).toEqual([]);
+    const nats = only(objects, 'StatefulSet', '-nats');
+    const [server] = podSpecOf(nats)!.containers as { args: string[] }[];
+    expect(server!.args).toContain('-js');
+    const natsEnv = (m: Manifest) =>
+      (podSpecOf(m)!.containers as { env: { name: string; value?: string }[] }[])[0]!.env.find(
+        (e) => e.name === 'RSTSCOPE_NATS',
+      )?.value;
+    expect(natsEnv(only(objects, 'DaemonSet', '-agent'))).toBe('nats://rstscope-nats:4222');
+    expect(natsEnv(only(objects, 'Deployment', '-collector'))).toBe('nats://rstscope-nats:4222');
+  });
+
+  it('rejects a value of the wrong type or an unknown key, naming it', () => {
+    const wrongType = helm.run(['template', 'x', CHART, '--set-string', 'collector.replicas=two']);
+    expect(wrongType.status).not.toBe(0);
+    expect(wrongType.stderr).toMatch(/collector\.replicas: Invalid type\. Expected: integer/);
+    const unknown = helm.run(['template', 'x', CHART, '--set', 'agent.privileged=true']);
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toMatch(/Additional property privileged is not allowed/);
+  });
+});
+
+describe('chart files', () => {
+  it('documents every value in values.yaml with a # -- comment', () => {
+    const lines = readFileSync(join(CHART, 'values.yaml'), 'utf8').split('\n');
+    const undocumented = lines.flatMap((line, i) => {
+      const key = /^\s*([A-Za-z0-9_]+):/.exec(line);
+      if (!key) return [];
+      let j = i - 1;
+      while (j >= 0 && /^\s*#(?! --)/.test(lines[j]!)) j--;
+      return j >= 0 && /^\s*# --/.test(lines[j]!) ? [] : [`line ${i + 1}: ${key[1]}`];
+    });
+    expect(undocumented).toEqual([]);
+  });
+
+  it('ships the dashboards of dashboards/ unchanged', () => {
+    const json = (dir: string) =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .sort();
+    const source = join(ROOT, 'dashboards');
+    const copy = join(CHART, 'dashboards');
+    expect(json(copy)).toEqual(json(source));
+    for (const file of json(source)) {
+      expect(readFileSync(join(copy, file), 'utf8'), file).toBe(
+        readFileSync(join(source, file), 'utf8'),
+      );
+    }
+  });
+
+  it("sets the chart's appVersion to package.json's version", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const chart = readFileSync(join(CHART, 'Chart.yaml'), 'utf8');
+    expect(/^appVersion: "(.+)"$/m.exec(chart)?.[1]).toBe(pkg.version);
+  });
+
+  it('finds an unknown field in a container, so the schema check can fail', () => {
+    const container = { name: 'c', image: 'i', securityContxt: {}, args: [] };
+    expect(unknownFields(validateContainer, container, 'c')).toEqual([
+      'c: unknown field securityContxt',
+    ]);
+  });
+});
