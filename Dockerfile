@@ -32,6 +32,8 @@ COPY bpf/ bpf/
 COPY agent/ agent/
 RUN make -s -C agent/native
 
+# tsc compiles every root that tsconfig.json includes; test/lab is among them
+# because `rstscope lab` (cli/lab-command.ts) runs the lab's namespaces.
 COPY tsconfig.json ./
 COPY collector/ collector/
 COPY proto/ proto/
