@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Pod, WatchEvent } from '../k8s/index.js';
+import type { Pod, WatchEvent, Reflector } from '../k8s/index.js';
 import {
   KubeClient,
   KubeConfigError,
@@ -14,7 +14,6 @@ import {
   KubeUnreachableError,
   PODS,
   REPLICA_SETS,
-  Reflector,
   fixedToken,
   inClusterConfig,
   reflect,
