@@ -55,6 +55,25 @@ describe('rstscope agent', () => {
     expect(counters.entries[0]).toMatchObject({ reason: 'UNKNOWN', count: 1 });
   });
 
+  it('with only CAP_BPF and CAP_PERFMON, what the Helm chart grants, it captures a reset', async () => {
+    // The chart adds exactly these two (test/helm-chart.test.ts checks that);
+    // here the bounding set holds nothing else, so nothing else is needed.
+    lab = Lab.create();
+    agent = await AgentRunner.start(['--netns', lab.server.ns], {}, [
+      'setpriv',
+      '--inh-caps=-all',
+      '--bounding-set=-all,+bpf,+perfmon',
+    ]);
+    await closedPortAttempts(lab, 1, 13);
+    const sent = await agent.waitFor((e) => e.local_port === 13, 'the closed-port reset');
+    expect(sent).toMatchObject({ direction: 'sent', reason: 'NO_SOCKET' });
+    const status = spawnSync('grep', ['^CapBnd', `/proc/${agent.child.pid}/status`], {
+      encoding: 'utf8',
+    });
+    // CAP_PERFMON is bit 38 and CAP_BPF bit 39: nothing else in the bounding set.
+    expect(status.stdout.trim()).toBe('CapBnd:\t000000c000000000');
+  });
+
   it('without CAP_BPF and CAP_PERFMON: one line naming them, non-zero exit', () => {
     const run = spawnSync(
       'setpriv',

@@ -45,9 +45,17 @@ export class AgentRunner {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  /** Starts an agent and waits until its programs are attached. */
-  static async start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentRunner> {
-    const child = spawn(RSTSCOPE_BIN, ['agent', '--json', ...args], {
+  /**
+   * Starts an agent and waits until its programs are attached. `wrapper` runs
+   * it under another command, e.g. setpriv with fewer capabilities.
+   */
+  static async start(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    wrapper: string[] = [],
+  ): Promise<AgentRunner> {
+    const argv = [...wrapper, RSTSCOPE_BIN, 'agent', '--json', ...args];
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
