@@ -132,6 +132,16 @@ describe('cgroup id → path index on a directory tree', () => {
     expect(eager.stats().walks).toBe(2);
   });
 
+  it('remembers an id that a later walk did not find as gone, and walks for it no more', async () => {
+    const index = new CgroupIndex({ root: dir, rewalkIntervalMs: 0 });
+    mkdirSync(join(dir, 'kubepods.slice/kubepods-pod4.slice'));
+    const ended = ino(join(dir, 'kubepods.slice/kubepods-pod4.slice'));
+    rmSync(join(dir, 'kubepods.slice/kubepods-pod4.slice'), { recursive: true });
+    expect(await index.resolve(ended)).toBeUndefined();
+    expect(await index.resolve(ended)).toBeUndefined();
+    expect(index.stats()).toMatchObject({ walks: 1, misses: 2 });
+  });
+
   it('keeps at most maxEntries, and never loses the id a caller waits for', async () => {
     const index = new CgroupIndex({ root: dir, maxEntries: 2 });
     expect(await index.resolve(ino(dir))).toBe('/');
