@@ -115,7 +115,12 @@ export function statusError(
 
 function unreachable(config: KubeConfig, err: unknown): KubeUnreachableError {
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ECONNREFUSED' ? 'connection refused' : (code ?? (err as Error).message);
+  const why =
+    code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code && /CERT|SIGNATURE|SELF_SIGNED|ISSUER/.test(code)
+        ? `its certificate does not verify against the cluster CA given (${code})`
+        : (code ?? (err as Error).message);
   return new KubeUnreachableError(
     `cannot reach the Kubernetes API at ${config.server.origin}: ${why}`,
     { cause: err },

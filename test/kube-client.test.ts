@@ -1,6 +1,6 @@
 // The Kubernetes API client against a DOUBLE of the API server (test/lab/kube-api-double.ts):
 // recorded list and watch responses served over HTTP on 127.0.0.1, not a cluster.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import {
   reflect,
   tokenFile,
 } from '../k8s/index.js';
+import { makeTestCertificates } from './lab/certificates.js';
 import { freePort } from './lab/free-port.js';
 import { KubeApiDouble } from './lab/kube-api-double.js';
 import { until } from './lab/until.js';
@@ -296,5 +297,35 @@ describe('config', () => {
     expect(() => inClusterConfig({ env, serviceAccountDir: dir })).toThrow(
       `${join(dir, 'token')}: the service account token is empty`,
     );
+  });
+
+  it('in a pod: HTTPS to the API server, trusting only the service account CA', async () => {
+    const certs = await makeTestCertificates();
+    const tlsDouble = await KubeApiDouble.start({
+      token: 'sa-token',
+      lists: ['pods.json'],
+      tls: certs.server,
+    });
+    try {
+      await writeFile(join(dir, 'token'), 'sa-token\n');
+      await copyFile(certs.ca, join(dir, 'ca.crt'));
+      const env = {
+        KUBERNETES_SERVICE_HOST: '127.0.0.1',
+        KUBERNETES_SERVICE_PORT: new URL(tlsDouble.url).port,
+      };
+      const inCluster = new KubeClient(inClusterConfig({ env, serviceAccountDir: dir }));
+      expect((await inCluster.list<Pod>(PODS)).items).toHaveLength(7);
+
+      await copyFile(certs.otherCa, join(dir, 'ca.crt'));
+      const untrusting = new KubeClient(inClusterConfig({ env, serviceAccountDir: dir }));
+      const err = await untrusting.list(PODS).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KubeUnreachableError);
+      expect((err as Error).message).toMatch(
+        /^cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+: its certificate does not verify against the cluster CA given \([A-Z_]+\)$/,
+      );
+    } finally {
+      await tlsDouble.close();
+      await certs.remove();
+    }
   });
 });

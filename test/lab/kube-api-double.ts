@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
+import { Server as TlsServer, createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { KubeObject } from '../../k8s/index.js';
@@ -73,8 +74,16 @@ export class KubeApiDouble {
   }
 
   /** Serves the recorded lists named (file names under test/golden/kube). */
-  static async start(options: { token: string; lists: string[] }): Promise<KubeApiDouble> {
-    const server = createServer();
+  /** With `tls` (PEM files) it serves HTTPS, as a real API server always does. */
+  static async start(options: {
+    token: string;
+    lists: string[];
+    tls?: { cert: string; key: string };
+  }): Promise<KubeApiDouble> {
+    const tls = options.tls;
+    const server = tls
+      ? createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) })
+      : createServer();
     const double = new KubeApiDouble(server, options.token);
     for (const file of options.lists)
       double.load(JSON.parse(readFileSync(join(KUBE_GOLDEN_DIR, file), 'utf8')));
@@ -84,7 +93,8 @@ export class KubeApiDouble {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const scheme = this.server instanceof TlsServer ? 'https' : 'http';
+    return `${scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   forbid(verb: 'get' | 'list' | 'watch', plural: string): void {
