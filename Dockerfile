@@ -45,10 +45,11 @@ COPY bin/ bin/
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 
 # Runtime: Node, the compiled JavaScript, production modules, the loader and
-# the shared libraries it links (ldd build/rstscope-loader: libbpf, libelf, zlib).
+# the shared libraries it links (ldd build/rstscope-loader: libbpf, libelf, zlib),
+# and iproute2: the agent lists the addresses it covers with `ip` (agent/covered-addresses.ts).
 FROM node:24-bookworm-slim AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g \
+    && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g iproute2 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/rstscope
 ENV NODE_ENV=production

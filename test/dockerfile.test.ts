@@ -218,4 +218,27 @@ describe('the runtime stage against a built checkout', () => {
       expect(installed, `${lib} comes from ${pkgName}`).toMatch(new RegExp(`\\b${pkgName}\\b`));
     }
   });
+
+  it('installs the Debian package of every program the agent runs', () => {
+    const installed = keyword(runtime, 'RUN')
+      .map((r) => args(r).join(' '))
+      .join(' ');
+    // Programs the agent's code starts, found by their spawn call, not listed by hand.
+    const programs = new Set<string>();
+    for (const file of execFileSync('git', ['ls-files', 'agent/*.ts', 'agent/**/*.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean)) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const m of text.matchAll(/\brun\('([a-z0-9-]+)'/g)) programs.add(m[1]!);
+    }
+    expect([...programs]).toContain('ip');
+    for (const program of programs) {
+      const path = execFileSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).trim();
+      const pkgName = debianPackageOf(realpathSync(path));
+      expect(installed, `${program} comes from ${pkgName}`).toMatch(new RegExp(`\\b${pkgName}\\b`));
+    }
+  });
 });

@@ -139,7 +139,7 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
     expect((service.spec as { ports: { port: number }[] }).ports[0]!.port).toBe(7470);
   });
 
-  it('grants read-only access to pods, services, endpointslices and nodes, and the agent pods only', () => {
+  it('grants read-only access to pods, services, endpointslices and nodes (the agent pods only), and get on the owners that name workloads', () => {
     const objects = manifests(template());
     const rules = (role: Manifest) =>
       (role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]).flatMap((r) =>
@@ -149,9 +149,15 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
       '/nodes:get,list,watch',
       '/pods:get,list,watch',
       '/services:get,list,watch',
+      'apps/replicasets:get',
+      'batch/jobs:get',
       'discovery.k8s.io/endpointslices:get,list,watch',
     ]);
-    expect(rules(only(objects, 'ClusterRole', '-agent'))).toEqual(['/pods:get,list,watch']);
+    expect(rules(only(objects, 'ClusterRole', '-agent')).sort()).toEqual([
+      '/pods:get,list,watch',
+      'apps/replicasets:get',
+      'batch/jobs:get',
+    ]);
   });
 
   it('renders the ServiceMonitor only when asked for and the cluster has its API', () => {
