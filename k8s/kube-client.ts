@@ -2,6 +2,7 @@
 // watch (NDJSON). @kubernetes/client-node 2.x does not run on Node 20 and 1.x
 // brings 72 packages for the three calls rstscope makes.
 import type { IncomingMessage } from 'node:http';
+import { text } from 'node:stream/consumers';
 import type { KubeConfig } from './kube-config.js';
 import { KubeUnauthorizedError } from './kube-errors.js';
 import type { KubeRequest } from './kube-http.js';
@@ -53,7 +54,7 @@ export class KubeClient {
     signal?: AbortSignal,
   ): Promise<T> {
     const res = await this.open({ verb: 'get', resource, namespace, name, signal });
-    return JSON.parse(await readAll(res)) as T;
+    return JSON.parse(await text(res)) as T;
   }
 
   /** Every item, page after page; the resourceVersion is the one of the consistent snapshot. */
@@ -77,7 +78,7 @@ export class KubeClient {
           continue: next,
         },
       });
-      const page = JSON.parse(await readAll(res)) as KubeList<T>;
+      const page = JSON.parse(await text(res)) as KubeList<T>;
       items.push(...(page.items ?? []));
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       next = page.metadata?.continue || undefined;
@@ -128,11 +129,4 @@ export class KubeClient {
       return await openKubeRequest(this.config, { ...req, idleTimeoutMs });
     }
   }
-}
-
-async function readAll(res: IncomingMessage): Promise<string> {
-  res.setEncoding('utf8');
-  let text = '';
-  for await (const chunk of res as AsyncIterable<string>) text += chunk;
-  return text;
 }

@@ -1,6 +1,7 @@
 // A watch response is newline-delimited JSON, one event per line; a line may
-// arrive split across chunks, several may arrive in one.
+// arrive split across chunks, several may arrive in one, which readline sorts out.
 import type { IncomingMessage } from 'node:http';
+import { createInterface } from 'node:readline';
 import type { KubeConfig } from './kube-config.js';
 import { KubeApiError } from './kube-errors.js';
 import type { KubeRequest } from './kube-http.js';
@@ -14,19 +15,12 @@ export async function* watchEvents<T extends KubeObject>(
   config: KubeConfig,
   req: Pick<KubeRequest, 'verb' | 'resource' | 'namespace'>,
 ): AsyncGenerator<WatchEvent<T>> {
-  res.setEncoding('utf8');
-  let pending = '';
   try {
-    for await (const chunk of res as AsyncIterable<string>) {
-      pending += chunk;
-      let end: number;
-      while ((end = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, end).trim();
-        pending = pending.slice(end + 1);
-        if (line !== '') yield parseEvent<T>(line, config, req);
-      }
+    // A failure of the response (a stalled watch destroyed, an abort) rejects the loop.
+    for await (const raw of createInterface({ input: res, crlfDelay: Infinity })) {
+      const line = raw.trim();
+      if (line !== '') yield parseEvent<T>(line, config, req);
     }
-    if (pending.trim() !== '') yield parseEvent<T>(pending.trim(), config, req);
   } finally {
     // The consumer stopped early (break, stop()): close the connection, not just the loop.
     res.destroy();
