@@ -88,7 +88,6 @@ export class NatsIntake implements DeadLetterSink {
     this.js = jetstream(this.nc);
   }
 
-  /** Feeds every message to the ingester until stop(). */
   /**
    * Feeds every message to the ingester until stop(). Resolves with the error if
    * consuming ends any other way, so the collector can stop instead of idling.
