@@ -38,8 +38,6 @@ export interface KubeStatus {
   code?: number;
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-
 export type WatchEvent<T extends KubeObject> =
   | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: T }
   // A bookmark carries only metadata.resourceVersion: a point the watch may resume from.

@@ -100,6 +100,6 @@ export function parseCgroupPath(path: string): CgroupAttribution {
 }
 
 /** The UID as the API spells it: dashes, and a static pod's 32 hex digits kept as they are. */
-export function normalisePodUid(raw: string): string {
+function normalisePodUid(raw: string): string {
   return raw.replaceAll('_', '-');
 }

@@ -99,7 +99,7 @@ export class PodCache {
   }
 }
 
-export async function podInfo(pod: Pod, owners: OwnerLookup): Promise<PodInfo> {
+async function podInfo(pod: Pod, owners: OwnerLookup): Promise<PodInfo> {
   const status = pod.status ?? {};
   const containers = [
     ...(status.initContainerStatuses ?? []),
@@ -122,7 +122,7 @@ export async function podInfo(pod: Pod, owners: OwnerLookup): Promise<PodInfo> {
 }
 
 /** containerd://3f…, cri-o://9a…, docker://… → the bare id. */
-export function stripScheme(containerId: string): string {
+function stripScheme(containerId: string): string {
   const at = containerId.indexOf('://');
   return at < 0 ? containerId : containerId.slice(at + 3);
 }
