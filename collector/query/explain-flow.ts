@@ -6,8 +6,8 @@ import type { Endpoint } from '../diagnosis/endpoint.js';
 import { tellStories } from '../diagnosis/flow-story.js';
 import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, RpcNotFoundError, unaryHandler } from './rpc-failure.js';
-import { callTimeoutMs, RpcQueries, stringArray } from './rpc-queries.js';
-import type { QueryParams } from './rpc-queries.js';
+import { stringArray } from './rpc-queries.js';
+import type { QueryParams, RpcQueries } from './rpc-queries.js';
 import { CAUSE_COLUMNS, resetMessages } from './reset-message.js';
 import type { StoredCause } from './reset-message.js';
 import { parseResetFilter } from './reset-filter.js';
@@ -38,9 +38,8 @@ function endpointMatch(name: string, e: Endpoint): string {
 export function explainFlowHandler(deps: QueryServiceDeps) {
   return unaryHandler<ExplainFlowRequest, ExplainFlowResponse>(
     'ExplainFlow',
-    deps.log,
-    (deadlineMs) => callTimeoutMs(deps.limits, deadlineMs),
-    async (request, { deadlineMs }) => {
+    deps,
+    async (request, queries) => {
       const texts = request.endpoints ?? [];
       if (texts.length < 1 || texts.length > 2) {
         throw new RpcArgumentError(
@@ -66,7 +65,6 @@ export function explainFlowHandler(deps: QueryServiceDeps) {
         if (e.port !== undefined) params[`e${i}_port`] = String(e.port);
       });
       const where = endpoints.map((e, i) => endpointMatch(`e${i}`, e)).join(' AND ');
-      const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
       const found = await queries.rows<StoredCause>(
         `SELECT ${CAUSE_COLUMNS} FROM reset_causes WHERE ${WINDOW} AND ${where}
          ORDER BY ts, direction DESC, event_id LIMIT ${limit + 1}`,

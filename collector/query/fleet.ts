@@ -9,7 +9,6 @@ import type {
 import { addressForPeople } from '../diagnosis/endpoint.js';
 import type { QueryServiceDeps } from './query-deps.js';
 import { unaryHandler } from './rpc-failure.js';
-import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
 import type { QueryParams } from './rpc-queries.js';
 
 /** An agent silent for longer than this is stale: it heartbeats every few seconds. */
@@ -63,24 +62,19 @@ const LATEST = [
 ];
 
 export function fleetHandler(deps: QueryServiceDeps) {
-  return unaryHandler<FleetRequest, FleetResponse>(
-    'Fleet',
-    deps.log,
-    (deadlineMs) => callTimeoutMs(deps.limits, deadlineMs),
-    async (request, { deadlineMs }) => {
-      const staleAfterS = request.stale_after_s || DEFAULT_STALE_AFTER_S;
-      const params: QueryParams = {};
-      let onlyHost = '';
-      if (request.host) {
-        onlyHost = 'WHERE host = {host:String}';
-        params.host = request.host;
-      }
-      const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
-      // A run's stored resets are those of its batches: batch ids start with
-      // host/boot_id/run_id/. A redelivered heartbeat (same key, not yet merged
-      // away) has the same values, so argMax over ts reads it once.
-      const rows = await queries.rows<AgentRow>(
-        `WITH runs AS (
+  return unaryHandler<FleetRequest, FleetResponse>('Fleet', deps, async (request, queries) => {
+    const staleAfterS = request.stale_after_s || DEFAULT_STALE_AFTER_S;
+    const params: QueryParams = {};
+    let onlyHost = '';
+    if (request.host) {
+      onlyHost = 'WHERE host = {host:String}';
+      params.host = request.host;
+    }
+    // A run's stored resets are those of its batches: batch ids start with
+    // host/boot_id/run_id/. A redelivered heartbeat (same key, not yet merged
+    // away) has the same values, so argMax over ts reads it once.
+    const rows = await queries.rows<AgentRow>(
+      `WITH runs AS (
            SELECT CAST(host AS String) AS host, CAST(boot_id AS String) AS boot_id,
                   toString(run_id) AS run_id,
                   ${LATEST.map((c) => `argMax(${c}, ts) AS ${c}`).join(', ')},
@@ -104,15 +98,14 @@ export function fleetHandler(deps: QueryServiceDeps) {
          LEFT JOIN stored ON stored.run_key = concat(runs.host, '/', runs.boot_id, '/', runs.run_id)
          ORDER BY host, last_ts DESC, boot_id, run_id
          LIMIT ${MAX_AGENT_RUNS}`,
-        params,
-        MAX_AGENT_RUNS,
-      );
-      return {
-        agents: rows.map((r) => fleetAgent(r, staleAfterS)),
-        collector: await collectorStatus(deps),
-      };
-    },
-  );
+      params,
+      MAX_AGENT_RUNS,
+    );
+    return {
+      agents: rows.map((r) => fleetAgent(r, staleAfterS)),
+      collector: await collectorStatus(deps),
+    };
+  });
 }
 
 function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {

@@ -4,7 +4,6 @@ import type { ListResetsRequest, ListResetsResponse } from '../../proto/index.js
 import type { QueryServiceDeps } from './query-deps.js';
 import { decodePageToken, encodePageToken, requestDigest } from './page-token.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
-import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
 import { CAUSE_COLUMNS, resetMessages } from './reset-message.js';
 import type { StoredCause } from './reset-message.js';
 import { parseResetFilter } from './reset-filter.js';
@@ -16,9 +15,8 @@ export const MAX_PAGE_SIZE = 10_000;
 export function listResetsHandler(deps: QueryServiceDeps) {
   return unaryHandler<ListResetsRequest, ListResetsResponse>(
     'ListResets',
-    deps.log,
-    (deadlineMs) => callTimeoutMs(deps.limits, deadlineMs),
-    async (request, { deadlineMs }) => {
+    deps,
+    async (request, queries) => {
       const pageSize = request.page_size || DEFAULT_PAGE_SIZE;
       if (pageSize > MAX_PAGE_SIZE) {
         throw new RpcArgumentError(`page_size ${pageSize}: at most ${MAX_PAGE_SIZE}`);
@@ -39,7 +37,6 @@ export function listResetsHandler(deps: QueryServiceDeps) {
         params.after_ts = String(position.lastTsNs);
         params.after_id = position.lastEventId;
       }
-      const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
       // One more than a page: whether there is a next page, without counting.
       const rows = await queries.rows<StoredCause>(
         `SELECT ${CAUSE_COLUMNS} FROM reset_causes

@@ -5,7 +5,6 @@ import { addressForPeople } from '../diagnosis/endpoint.js';
 import { middleboxesSelect } from '../diagnosis/middlebox-view.js';
 import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
-import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
 import { parseResetFilter } from './reset-filter.js';
 import { resetFilterSql } from './reset-filter-sql.js';
 
@@ -36,9 +35,8 @@ interface MiddleboxRow {
 export function middleboxesHandler(deps: QueryServiceDeps) {
   return unaryHandler<MiddleboxesRequest, MiddleboxesResponse>(
     'Middleboxes',
-    deps.log,
-    (deadlineMs) => callTimeoutMs(deps.limits, deadlineMs),
-    async (request, { deadlineMs }) => {
+    deps,
+    async (request, queries) => {
       const limit = request.limit || DEFAULT_MIDDLEBOXES_LIMIT;
       if (limit > MAX_MIDDLEBOXES_LIMIT) {
         throw new RpcArgumentError(`limit ${limit}: at most ${MAX_MIDDLEBOXES_LIMIT}`);
@@ -55,7 +53,6 @@ export function middleboxesHandler(deps: QueryServiceDeps) {
         ports: ['local_port', 'remote_port'],
         diagnosis: true,
       });
-      const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
       const rows = await queries.rows<MiddleboxRow>(
         `SELECT *,
                 toString(toUnixTimestamp64Nano(first_seen)) AS first_ns,

@@ -51,6 +51,12 @@ export function effectiveLimits(
   return { maxRows, timeoutMs };
 }
 
+/** Milliseconds left until a gRPC deadline; Infinity when the caller set none. */
+export function msUntil(deadline: Date | number): number {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - Date.now() : Infinity;
+}
+
 /** Fills in defaults and rejects limits that cannot work; throws RangeError. */
 export function resolveQueryLimits(partial: Partial<QueryLimits> = {}): QueryLimits {
   // Lowering only a maximum lowers the default with it: that is what anyone

@@ -3,10 +3,12 @@
 // the same words Sql uses (queryFailure). Never a stack trace.
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
+import type { QueryServiceDeps } from './query-deps.js';
 import { queryFailure } from './query-failure.js';
 import type { QueryFailure } from './query-failure.js';
+import { msUntil } from './query-limits.js';
 import { ResetFilterError } from './reset-filter.js';
+import { RpcQueries } from './rpc-queries.js';
 
 /** A request field the RPC cannot use; the message names it and the form it takes. */
 export class RpcArgumentError extends Error {
@@ -18,13 +20,7 @@ export class RpcNotFoundError extends Error {
   override name = 'RpcNotFoundError';
 }
 
-/** What one call is given: its deadline, for the queries it runs. */
-export interface RpcContext {
-  /** Milliseconds left of the caller's gRPC deadline; Infinity when none. */
-  deadlineMs: number;
-}
-
-export function rpcFailure(err: unknown, timeoutMs: number): QueryFailure {
+function rpcFailure(err: unknown, timeoutMs: number): QueryFailure {
   if (err instanceof ResetFilterError || err instanceof RpcArgumentError) {
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
   }
@@ -33,36 +29,30 @@ export function rpcFailure(err: unknown, timeoutMs: number): QueryFailure {
 }
 
 /**
- * A unary handler from an async function. `timeoutMs` is what the queries of
- * one call were allowed, for the words of a timeout.
+ * A unary handler from an async function, given the call's queries: they share
+ * one time budget, the server's SQL timeout cut to the caller's deadline, which
+ * is also what a timeout's words name.
  */
 export function unaryHandler<Req, Res>(
   method: string,
-  log: Logger,
-  timeoutMs: (deadlineMs: number) => number,
-  handle: (request: Req, context: RpcContext) => Promise<Res>,
+  deps: Pick<QueryServiceDeps, 'storage' | 'limits' | 'log'>,
+  handle: (request: Req, queries: RpcQueries) => Promise<Res>,
 ) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const deadlineMs = msUntil(call.getDeadline());
-    handle(call.request, { deadlineMs }).then(
+    const queries = new RpcQueries(deps.storage, deps.limits, msUntil(call.getDeadline()));
+    handle(call.request, queries).then(
       (response) => callback(null, response),
       (err: unknown) => {
-        const failure = rpcFailure(err, timeoutMs(deadlineMs));
+        const failure = rpcFailure(err, queries.timeoutMs);
         const context = { method, peer: call.getPeer(), code: GrpcStatus[failure.code] };
         // The caller's mistakes are routine; the server's own failures need a look.
         if (failure.code === GrpcStatus.UNAVAILABLE || failure.code === GrpcStatus.INTERNAL) {
-          log.error({ ...context, err }, 'query call failed');
+          deps.log.error({ ...context, err }, 'query call failed');
         } else {
-          log.warn({ ...context, detail: failure.details }, 'query call failed');
+          deps.log.warn({ ...context, detail: failure.details }, 'query call failed');
         }
         callback(failure);
       },
     );
   };
-}
-
-/** Milliseconds left until a gRPC deadline; Infinity when the caller set none. */
-function msUntil(deadline: Date | number): number {
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) ? at - Date.now() : Infinity;
 }

@@ -12,6 +12,7 @@ export type QueryParams = Record<string, string>;
 
 export class RpcQueries {
   private readonly startedAt = performance.now();
+  /** One call's time budget: the server's default SQL timeout, within the caller's deadline. */
   readonly timeoutMs: number;
 
   constructor(
@@ -19,7 +20,7 @@ export class RpcQueries {
     limits: QueryLimits,
     deadlineMs: number,
   ) {
-    this.timeoutMs = callTimeoutMs(limits, deadlineMs);
+    this.timeoutMs = effectiveLimits({ maxRows: 1, timeoutMs: 0 }, limits, deadlineMs).timeoutMs;
   }
 
   /**
@@ -37,11 +38,6 @@ export class RpcQueries {
     });
     return result.rows.map((row) => JSON.parse(row) as T);
   }
-}
-
-/** One call's time budget: the server's default SQL timeout, within the caller's deadline. */
-export function callTimeoutMs(limits: QueryLimits, deadlineMs: number): number {
-  return effectiveLimits({ maxRows: 1, timeoutMs: 0 }, limits, deadlineMs).timeoutMs;
 }
 
 /** An Array(String) parameter in ClickHouse's text form: ['a', 'b']. */

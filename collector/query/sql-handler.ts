@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { SqlRequest, SqlResponse } from '../../proto/index.js';
 import type { Storage } from '../storage/storage.js';
 import { queryFailure } from './query-failure.js';
-import { effectiveLimits } from './query-limits.js';
+import { effectiveLimits, msUntil } from './query-limits.js';
 import type { QueryLimits } from './query-limits.js';
 
 const LOGGED_SQL_CHARS = 2_000;
@@ -56,10 +56,4 @@ export function sqlHandler(
       },
     );
   };
-}
-
-/** Milliseconds left until a gRPC deadline; Infinity when the caller set none. */
-function msUntil(deadline: Date | number): number {
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) ? at - Date.now() : Infinity;
 }

@@ -4,7 +4,6 @@ import type { TopCausesRequest, TopCausesResponse, TopCausesRow } from '../../pr
 import { addressText } from '../diagnosis/cause-view.js';
 import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
-import { callTimeoutMs, RpcQueries } from './rpc-queries.js';
 import { parseResetFilter } from './reset-filter.js';
 import { resetFilterSql } from './reset-filter-sql.js';
 
@@ -63,9 +62,8 @@ interface GroupRow {
 export function topCausesHandler(deps: QueryServiceDeps) {
   return unaryHandler<TopCausesRequest, TopCausesResponse>(
     'TopCauses',
-    deps.log,
-    (deadlineMs) => callTimeoutMs(deps.limits, deadlineMs),
-    async (request, { deadlineMs }) => {
+    deps,
+    async (request, queries) => {
       const limit = request.limit || DEFAULT_TOP_CAUSES_LIMIT;
       if (limit > MAX_TOP_CAUSES_LIMIT) {
         throw new RpcArgumentError(`limit ${limit}: at most ${MAX_TOP_CAUSES_LIMIT}`);
@@ -73,7 +71,6 @@ export function topCausesHandler(deps: QueryServiceDeps) {
       const groups = groupsOf(request.group_by);
       const { where, params } = resetFilterSql(parseResetFilter(request.filter));
       const keys = groups.map((g) => `${GROUP_SQL[g]} AS ${g}`).join(', ');
-      const queries = new RpcQueries(deps.storage, deps.limits, deadlineMs);
       const rows = await queries.rows<GroupRow>(
         `SELECT ${keys},
                 count() AS resets,
