@@ -1,16 +1,16 @@
 // `rstscope sql`: one read-only SELECT on the collector, printed as a table for
 // people or as JSON lines for scripts.
-import { parseArgs } from 'node:util';
 import { DEFAULT_SQL_ROWS, DEFAULT_SQL_TIMEOUT_MS } from '../collector/query/query-limits.js';
-import {
-  CONNECTION_OPTIONS,
-  CONNECTION_USAGE,
-  collectorConnection,
-  withCollector,
-} from './collector-connection.js';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE } from './collector-connection.js';
 import type { CollectorConnection } from './collector-connection.js';
-import { withProgress } from './query/progress.js';
-import { STANDARD_IO } from './query/query-verb.js';
+import {
+  JSON_OPTION,
+  QueryVerbUsageError,
+  STANDARD_IO,
+  parseVerbArgs,
+  runQueryVerb,
+  verbConnection,
+} from './query/query-verb.js';
 import type { QueryIo } from './query/query-verb.js';
 import { formatTable } from './sql-table.js';
 
@@ -48,39 +48,24 @@ export interface SqlCommandConfig {
   sql: string;
 }
 
-export class SqlUsageError extends Error {
-  override name = 'SqlUsageError';
-}
-
-/** Validates flags and environment; throws SqlUsageError with one line. */
+/** Validates flags and environment; throws QueryVerbUsageError with one line. */
 export function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlCommandConfig {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        ...CONNECTION_OPTIONS,
-        json: { type: 'boolean', default: false },
-        param: { type: 'string', multiple: true, default: [] },
-        'max-rows': { type: 'string' },
-        timeout: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (err) {
-    throw new SqlUsageError(`${(err as Error).message}; see 'rstscope sql --help'`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseVerbArgs('sql', argv, {
+    ...CONNECTION_OPTIONS,
+    ...JSON_OPTION,
+    param: { type: 'string', multiple: true, default: [] },
+    'max-rows': { type: 'string' },
+    timeout: { type: 'string' },
+  });
   if (positionals.length !== 1 || positionals[0]!.trim() === '') {
-    throw new SqlUsageError(
+    throw new QueryVerbUsageError(
       positionals.length > 1
         ? `expected the SQL as one argument, got ${positionals.length}; quote it: rstscope sql "SELECT ..."`
         : 'expected the SQL to run: rstscope sql "SELECT ..."',
     );
   }
   return {
-    connection: collectorConnection(values, env, (m) => new SqlUsageError(m)),
+    connection: verbConnection(values, env),
     json: values.json,
     params: paramValues(values.param),
     maxRows: values['max-rows'] === undefined ? 0 : rowCount(values['max-rows']),
@@ -90,45 +75,39 @@ export function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlComman
 }
 
 /** Runs `rstscope sql`; resolves to the exit code (2: bad usage, 1: the query failed). */
-export async function runSqlCommand(
+export function runSqlCommand(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
   io: QueryIo = STANDARD_IO,
 ): Promise<number> {
-  let config: SqlCommandConfig;
-  try {
-    config = loadSqlConfig(argv, env);
-  } catch (err) {
-    if (!(err instanceof SqlUsageError)) throw err;
-    io.stderr.write(`rstscope sql: ${err.message}\n`);
-    return 2;
-  }
-  return withCollector('sql', config.connection, io, async (client) => {
-    const response = await withProgress(
-      io.stderr,
-      `querying ${config.connection.server}`,
-      client.sql({
-        sql: config.sql,
-        params: config.params,
-        max_rows: config.maxRows,
-        timeout_ms: config.timeoutMs,
-      }),
-      io.progressTiming,
-    );
-    const lines = config.json ? response.rows : formatTable(response.columns, response.rows);
-    for (let i = 0; i < lines.length; i += WRITE_CHUNK_LINES) {
-      io.stdout.write(lines.slice(i, i + WRITE_CHUNK_LINES).join('\n') + '\n');
-    }
-    const count = `${response.rows.length} row${response.rows.length === 1 ? '' : 's'}`;
-    if (response.truncated) {
-      io.stderr.write(
-        `${count} (truncated at ${response.rows.length}; --max-rows raises the limit)\n`,
+  return runQueryVerb(
+    'sql',
+    io,
+    () => loadSqlConfig(argv, env),
+    async (client, config, track) => {
+      const response = await track(
+        client.sql({
+          sql: config.sql,
+          params: config.params,
+          max_rows: config.maxRows,
+          timeout_ms: config.timeoutMs,
+        }),
       );
-    } else if (!config.json) {
-      io.stderr.write(`${count}\n`);
-    }
-    return 0;
-  });
+      const lines = config.json ? response.rows : formatTable(response.columns, response.rows);
+      for (let i = 0; i < lines.length; i += WRITE_CHUNK_LINES) {
+        io.stdout.write(lines.slice(i, i + WRITE_CHUNK_LINES).join('\n') + '\n');
+      }
+      const count = `${response.rows.length} row${response.rows.length === 1 ? '' : 's'}`;
+      if (response.truncated) {
+        io.stderr.write(
+          `${count} (truncated at ${response.rows.length}; --max-rows raises the limit)\n`,
+        );
+      } else if (!config.json) {
+        io.stderr.write(`${count}\n`);
+      }
+      return 0;
+    },
+  );
 }
 
 function paramValues(pairs: string[]): Record<string, string> {
@@ -137,9 +116,9 @@ function paramValues(pairs: string[]): Record<string, string> {
     const eq = pair.indexOf('=');
     const name = eq < 0 ? pair : pair.slice(0, eq);
     if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw new SqlUsageError(`--param ${pair}: expected NAME=VALUE, NAME as in {NAME:Type}`);
+      throw new QueryVerbUsageError(`--param ${pair}: expected NAME=VALUE, NAME as in {NAME:Type}`);
     }
-    if (name in params) throw new SqlUsageError(`--param ${name} given twice`);
+    if (name in params) throw new QueryVerbUsageError(`--param ${name} given twice`);
     params[name] = pair.slice(eq + 1);
   }
   return params;
@@ -148,7 +127,7 @@ function paramValues(pairs: string[]): Record<string, string> {
 function rowCount(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < 1 || n > MAX_UINT32) {
-    throw new SqlUsageError(`--max-rows ${text}: expected a whole number of rows, 1 or more`);
+    throw new QueryVerbUsageError(`--max-rows ${text}: expected a whole number of rows, 1 or more`);
   }
   return n;
 }
@@ -159,7 +138,9 @@ function durationMs(text: string): number {
   const scale = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match?.[2] ?? 's'] ?? NaN;
   const ms = match ? Math.ceil(Number(match[1]) * scale) : NaN;
   if (!(ms >= 1 && ms <= MAX_UINT32)) {
-    throw new SqlUsageError(`--timeout ${text}: expected a duration such as 500ms, 30s or 2m`);
+    throw new QueryVerbUsageError(
+      `--timeout ${text}: expected a duration such as 500ms, 30s or 2m`,
+    );
   }
   return ms;
 }
