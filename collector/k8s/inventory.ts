@@ -166,12 +166,8 @@ function toPrefix(entry: InventoryEntry, where: string): Prefix {
   // 10.0.0.1/8 is almost always a typo for 10.0.0.0/8 or 10.0.0.1/32: ask which.
   if (!ipv6Bytes(address).equals(range.first)) {
     throw new InventoryError(
-      `${where}: ${entry.address} has host bits set; write the network (${networkText(range, v4)}/${bitsText}) or a single address`,
+      `${where}: ${entry.address} has host bits set; write the network (${canonicalAddress(range.firstText)}/${bitsText}) or a single address`,
     );
   }
   return { entry, range, bits };
-}
-
-function networkText(range: AddressRange, v4: boolean): string {
-  return v4 ? Array.from(range.first.subarray(12)).join('.') : canonicalAddress(range.firstText)!;
 }
