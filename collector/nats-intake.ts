@@ -69,8 +69,8 @@ export class NatsIntake implements DeadLetterSink {
     }
     const jsm = await jetstreamManager(this.nc);
     this.jsm = jsm;
-    await ensureStream(jsm, { ...resetsStreamConfig(streamLimits), name: STREAM });
-    await ensureStream(jsm, { ...deadletterStreamConfig(), name: deadletterStreamConfig().name! });
+    await ensureStream(jsm, resetsStreamConfig(streamLimits));
+    await ensureStream(jsm, deadletterStreamConfig());
     try {
       await jsm.consumers.info(STREAM, durable);
     } catch (error) {

@@ -20,8 +20,13 @@ import {
 import type { StreamLimits } from './nats-topology.js';
 
 const NS_PER_S = 1_000_000_000;
+/** JetStream's "stream name already in use"; @nats-io/jetstream has no name for it. */
+const STREAM_NAME_IN_USE = 10058;
 
-export function resetsStreamConfig(limits: StreamLimits): Partial<StreamConfig> {
+/** What ensureStream creates: a stream's settings, always with its name. */
+export type NamedStreamConfig = Partial<StreamConfig> & { name: string };
+
+export function resetsStreamConfig(limits: StreamLimits): NamedStreamConfig {
   return {
     name: STREAM,
     subjects: [`${RESETS_SUBJECT_PREFIX}.*`, `${AGENTS_SUBJECT_PREFIX}.*`],
@@ -37,7 +42,7 @@ export function resetsStreamConfig(limits: StreamLimits): Partial<StreamConfig> 
   };
 }
 
-export function deadletterStreamConfig(): Partial<StreamConfig> {
+export function deadletterStreamConfig(): NamedStreamConfig {
   return {
     name: DEADLETTER_STREAM,
     subjects: [`${DEADLETTER_SUBJECT_PREFIX}.*`],
@@ -55,7 +60,7 @@ export function deadletterStreamConfig(): Partial<StreamConfig> {
 /** True when it created the stream. */
 export async function ensureStream(
   jsm: JetStreamManager,
-  config: Partial<StreamConfig> & { name: string },
+  config: NamedStreamConfig,
 ): Promise<boolean> {
   try {
     await jsm.streams.info(config.name);
@@ -69,7 +74,7 @@ export async function ensureStream(
     await jsm.streams.add(config);
   } catch (error) {
     // Another agent or collector created it between our two calls.
-    if (error instanceof JetStreamApiError && error.code === 10058) return false;
+    if (error instanceof JetStreamApiError && error.code === STREAM_NAME_IN_USE) return false;
     throw error;
   }
   return true;
