@@ -6,6 +6,7 @@ import type {
   KubeClient,
   KubeNode,
   KubeObject,
+  KubeResource,
   OwnerLookup,
   Pod,
   ReflectOptions,
@@ -65,7 +66,7 @@ export class AddressMap {
     };
     const follow = <T extends KubeObject>(
       kind: string,
-      resource: Parameters<typeof reflect>[1],
+      resource: KubeResource,
       mappings: (object: T) => AddressMapping[] | Promise<AddressMapping[]>,
     ) =>
       reflect<T>(
