@@ -11,26 +11,24 @@ import type { QueryParams, RpcQueries } from './rpc-queries.js';
 import { CAUSE_COLUMNS, resetMessages } from './reset-message.js';
 import type { StoredCause } from './reset-message.js';
 import { parseResetFilter } from './reset-filter.js';
+import { RESET_CAUSES_COLUMNS, resetFilterSql } from './reset-filter-sql.js';
+import type { FilterSql } from './reset-filter-sql.js';
 
 export const DEFAULT_EXPLAIN_LIMIT = 200;
 export const MAX_EXPLAIN_LIMIT = 1000;
 
-const WINDOW =
-  'ts >= fromUnixTimestamp64Nano({from_ns:Int64}) AND ts <= fromUnixTimestamp64Nano({to_ns:Int64})';
-
-/** An endpoint is in a row if either end, as either side saw it, is that endpoint. */
+/**
+ * An endpoint is in a row if either end, as either side saw it, is that
+ * endpoint: the columns a filter's address and port match, address and port of
+ * one end together.
+ */
 function endpointMatch(name: string, e: Endpoint): string {
-  const ends = [
-    ['local_addr', 'local_port'],
-    ['remote_addr', 'remote_port'],
-    ['peer_local_addr', 'peer_local_port'],
-    ['peer_remote_addr', 'peer_remote_port'],
-  ];
-  return `(${ends
-    .map(([addr, port]) =>
+  const { addresses, ports } = RESET_CAUSES_COLUMNS;
+  return `(${addresses
+    .map((addr, i) =>
       e.port === undefined
         ? `${addr} = {${name}:IPv6}`
-        : `(${addr} = {${name}:IPv6} AND ${port} = {${name}_port:UInt16})`,
+        : `(${addr} = {${name}:IPv6} AND ${ports[i]} = {${name}_port:UInt16})`,
     )
     .join(' OR ')})`;
 }
@@ -59,14 +57,16 @@ export function explainFlowHandler(deps: QueryServiceDeps) {
         from_unix_ns: request.from_unix_ns,
         to_unix_ns: request.to_unix_ns,
       });
-      const params: QueryParams = { from_ns: String(window.fromNs), to_ns: String(window.toNs) };
+      // A filter of the window alone: its SQL is the window's conditions.
+      const windowSql = resetFilterSql(window);
+      const params: QueryParams = { ...windowSql.params };
       endpoints.forEach((e, i) => {
         params[`e${i}`] = e.address;
         if (e.port !== undefined) params[`e${i}_port`] = String(e.port);
       });
       const where = endpoints.map((e, i) => endpointMatch(`e${i}`, e)).join(' AND ');
       const found = await queries.rows<StoredCause>(
-        `SELECT ${CAUSE_COLUMNS} FROM reset_causes WHERE ${WINDOW} AND ${where}
+        `SELECT ${CAUSE_COLUMNS} FROM reset_causes WHERE ${windowSql.where} AND ${where}
          ORDER BY ts, direction DESC, event_id LIMIT ${limit + 1}`,
         params,
         limit + 1,
@@ -78,7 +78,7 @@ export function explainFlowHandler(deps: QueryServiceDeps) {
         );
       }
       const rows = found.slice(0, limit);
-      const pathTtls = await ordinaryTtls(queries, rows, params);
+      const pathTtls = await ordinaryTtls(queries, rows, windowSql);
       const stories = tellStories(rows, (host, addr) => pathTtls.get(`${host} ${addr}`));
       const resets = new Map(
         (await resetMessages(queries, rows)).map((reset) => [reset.event_id, reset]),
@@ -101,19 +101,18 @@ export function explainFlowHandler(deps: QueryServiceDeps) {
 async function ordinaryTtls(
   queries: RpcQueries,
   rows: readonly StoredCause[],
-  window: QueryParams,
+  window: FilterSql,
 ): Promise<Map<string, number>> {
   const wanted = rows.filter((r) => r.rst_ttl !== null && r.peer_ttl === null);
   if (wanted.length === 0) return new Map();
   const found = await queries.rows<{ host: string; remote_addr: string; ttl: number }>(
     `SELECT CAST(host AS String) AS host, remote_addr, anyLast(peer_ttl) AS ttl FROM resets
-     WHERE ${WINDOW}
+     WHERE ${window.where}
        AND host IN {hosts:Array(String)} AND remote_addr IN {addrs:Array(IPv6)}
        AND peer_ttl IS NOT NULL
      GROUP BY host, remote_addr`,
     {
-      from_ns: window.from_ns!,
-      to_ns: window.to_ns!,
+      ...window.params,
       hosts: stringArray(wanted.map((r) => r.host)),
       addrs: stringArray(wanted.map((r) => r.remote_addr)),
     },

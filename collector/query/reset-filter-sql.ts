@@ -9,7 +9,7 @@ export interface FilterColumns {
   prefix?: string;
   /** Address columns an address or CIDR may match. */
   addresses: readonly string[];
-  /** Port columns a port may match. */
+  /** Port columns a port may match, in the order of their addresses. */
   ports: readonly string[];
   /** Whether direction, origin, cause and netns apply (the source has those columns). */
   diagnosis: boolean;
