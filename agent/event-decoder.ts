@@ -1,5 +1,8 @@
-// Raw rst_event records → ResetEvent. Pure: no I/O, testable without root.
-import { formatTimestamp } from '../proto/timestamps.js';
+// Raw rst_event records → the wire ResetEvent, the form the agent publishes, so the
+// publishing hot path builds one object per reset and formats no text it would
+// parse back. What the agent prints is read from it (toResetEvent). Pure: no I/O,
+// testable without root.
+import type { WireResetEvent } from '../proto/index.js';
 import {
   RST_DIR_SENT,
   RST_EVENT_LAYOUT as L,
@@ -13,9 +16,10 @@ import {
   RST_REASON_UNKNOWN,
   RST_UNKNOWN_U32,
 } from './event-layout.js';
-import { formatAddress, isV4Mapped } from './ip-address.js';
+import { formatAddress } from './ip-address.js';
 import { enumName, tcpFlagsName, tcpStateName } from './kernel-names.js';
 import type { EnumNames } from './kernel-names.js';
+import { toResetEvent } from './reset-event.js';
 import type { PidSource, ResetEvent } from './reset-event.js';
 
 const AF_INET6 = 10;
@@ -27,18 +31,30 @@ export interface DecodeContext {
   dropReasons: EnumNames;
 }
 
-/** Decode count records starting at offset; realtimeOffsetNs turns boot time into wall time. */
+/** Every whole record from offset on, as published; realtimeOffsetNs turns boot time into wall time. */
+export function decodeWireRecords(
+  buf: Buffer,
+  offset: number,
+  realtimeOffsetNs: bigint,
+  ctx: DecodeContext,
+): WireResetEvent[] {
+  const events: WireResetEvent[] = [];
+  for (let at = offset; at + RST_EVENT_SIZE <= buf.length; at += RST_EVENT_SIZE) {
+    events.push(decodeWireRecord(buf, at, realtimeOffsetNs, ctx));
+  }
+  return events;
+}
+
+/** The same records as the agent prints them (and the `resets` table stores them). */
 export function decodeRecords(
   buf: Buffer,
   offset: number,
   realtimeOffsetNs: bigint,
   ctx: DecodeContext,
 ): ResetEvent[] {
-  const events: ResetEvent[] = [];
-  for (let at = offset; at + RST_EVENT_SIZE <= buf.length; at += RST_EVENT_SIZE) {
-    events.push(decodeRecord(buf, at, realtimeOffsetNs, ctx));
-  }
-  return events;
+  return decodeWireRecords(buf, offset, realtimeOffsetNs, ctx).map((e) =>
+    toResetEvent(e, ctx.host, ctx.bootId),
+  );
 }
 
 function pidSource(value: number): PidSource {
@@ -47,16 +63,12 @@ function pidSource(value: number): PidSource {
   return 'none';
 }
 
-function knownMs(value: number): number | null {
-  return value === RST_UNKNOWN_U32 ? null : value;
-}
-
-export function decodeRecord(
+function decodeWireRecord(
   buf: Buffer,
   at: number,
   realtimeOffsetNs: bigint,
   ctx: DecodeContext,
-): ResetEvent {
+): WireResetEvent {
   const u8 = (f: { offset: number }) => buf.readUInt8(at + f.offset);
   const u16 = (f: { offset: number }) => buf.readUInt16LE(at + f.offset);
   const u32 = (f: { offset: number }) => buf.readUInt32LE(at + f.offset);
@@ -66,33 +78,28 @@ export function decodeRecord(
 
   const flags = u8(L.flags);
   const sent = u8(L.direction) === RST_DIR_SENT;
-  const packet = (flags & RST_F_PACKET) !== 0;
   const reason = u16(L.reason);
-  const dropReason = u32(L.drop_reason);
-  const ageNs = u64(L.conn_age_ns);
-  const peerTtl = u8(L.peer_ttl);
   const commBytes = bytes(L.comm, 16);
   const nul = commBytes.indexOf(0);
+  const localAddr = formatAddress(bytes(L.local_addr, 16));
+  const remoteAddr = formatAddress(bytes(L.remote_addr, 16));
 
-  return {
-    ts: formatTimestamp(u64(L.ts_boot_ns) + realtimeOffsetNs),
-    host: ctx.host,
-    boot_id: ctx.bootId,
+  const event: WireResetEvent = {
+    ts_unix_ns: (u64(L.ts_boot_ns) + realtimeOffsetNs).toString(),
     direction: sent ? 'sent' : 'received',
     reason: reason === RST_REASON_UNKNOWN ? 'UNKNOWN' : enumName(ctx.rstReasons, reason),
     accepted: sent || (flags & RST_F_ACCEPTED) !== 0,
-    drop_reason: !sent && dropReason ? enumName(ctx.dropReasons, dropReason) : null,
     state: tcpStateName(u8(L.state)),
     prev_state: tcpStateName(u8(L.prev_state)),
-    // The wire's family: a dual-stack AF_INET6 socket talking to an IPv4 peer is IPv4.
+    // The wire's family: a dual-stack AF_INET6 socket talking to an IPv4 peer is
+    // IPv4, and only v4-mapped addresses print without a colon.
     family:
-      u16(L.family) === AF_INET6 &&
-      !(isV4Mapped(bytes(L.local_addr, 16)) && isV4Mapped(bytes(L.remote_addr, 16)))
+      u16(L.family) === AF_INET6 && (localAddr.includes(':') || remoteAddr.includes(':'))
         ? 'ipv6'
         : 'ipv4',
-    local_addr: formatAddress(bytes(L.local_addr, 16)),
+    local_addr: localAddr,
     local_port: u16(L.local_port),
-    remote_addr: formatAddress(bytes(L.remote_addr, 16)),
+    remote_addr: remoteAddr,
     remote_port: u16(L.remote_port),
     netns: u32(L.netns),
     sock_cookie: u64(L.sock_cookie).toString(),
@@ -101,8 +108,8 @@ export function decodeRecord(
     tid: u32(L.tid),
     comm: commBytes.toString('latin1', 0, nul < 0 ? 16 : nul),
     pid_source: pidSource(u8(L.pid_source)),
-    bytes_acked: Number(u64(L.bytes_acked)),
-    bytes_received: Number(u64(L.bytes_received)),
+    bytes_acked: u64(L.bytes_acked).toString(),
+    bytes_received: u64(L.bytes_received).toString(),
     segs_in: u32(L.segs_in),
     segs_out: u32(L.segs_out),
     total_retrans: u32(L.total_retrans),
@@ -117,18 +124,35 @@ export function decodeRecord(
     unsent_bytes: u32(L.unsent_bytes),
     linger_on: (flags & RST_F_LINGER_ON) !== 0,
     linger_s: u32(L.linger_s),
-    last_sent_ms: knownMs(u32(L.last_sent_ms)),
-    last_recv_ms: knownMs(u32(L.last_recv_ms)),
-    survived_idle_ms: knownMs(u32(L.survived_idle_ms)),
-    conn_age_ms: ageNs ? Number(ageNs) / 1e6 : null,
-    trigger_flags: sent && packet ? tcpFlagsName(u8(L.pkt_flags)) : null,
-    trigger_seq: sent && packet ? u32(L.pkt_seq) : null,
-    trigger_ack: sent && packet ? u32(L.pkt_ack) : null,
-    rst_ttl: !sent && packet ? u8(L.pkt_ttl) : null,
-    rst_ip_id: !sent && packet ? u16(L.pkt_ip_id) : null,
-    rst_seq: !sent && packet ? u32(L.pkt_seq) : null,
-    rst_ack: !sent && packet ? u32(L.pkt_ack) : null,
-    rst_window: !sent && packet ? u16(L.pkt_window) : null,
-    peer_ttl: peerTtl ? peerTtl : null,
   };
+
+  // proto3 optional: only what is known is set, so "unknown" survives the trip.
+  const dropReason = u32(L.drop_reason);
+  if (!sent && dropReason) event.drop_reason = enumName(ctx.dropReasons, dropReason);
+  const lastSent = u32(L.last_sent_ms);
+  if (lastSent !== RST_UNKNOWN_U32) event.last_sent_ms = lastSent;
+  const lastRecv = u32(L.last_recv_ms);
+  if (lastRecv !== RST_UNKNOWN_U32) event.last_recv_ms = lastRecv;
+  const survivedIdle = u32(L.survived_idle_ms);
+  if (survivedIdle !== RST_UNKNOWN_U32) event.survived_idle_ms = survivedIdle;
+  const ageNs = u64(L.conn_age_ns);
+  if (ageNs) event.conn_age_ms = Number(ageNs) / 1e6;
+  if (flags & RST_F_PACKET) {
+    if (sent) {
+      // The segment that triggered the reset (NO_SOCKET and other replies).
+      event.trigger_flags = tcpFlagsName(u8(L.pkt_flags));
+      event.trigger_seq = u32(L.pkt_seq);
+      event.trigger_ack = u32(L.pkt_ack);
+    } else {
+      // The RST packet's own evidence.
+      event.rst_ttl = u8(L.pkt_ttl);
+      event.rst_ip_id = u16(L.pkt_ip_id);
+      event.rst_seq = u32(L.pkt_seq);
+      event.rst_ack = u32(L.pkt_ack);
+      event.rst_window = u16(L.pkt_window);
+    }
+  }
+  const peerTtl = u8(L.peer_ttl);
+  if (peerTtl) event.peer_ttl = peerTtl;
+  return event;
 }

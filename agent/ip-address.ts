@@ -2,7 +2,7 @@
 
 const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
-export function isV4Mapped(bytes: Uint8Array): boolean {
+function isV4Mapped(bytes: Uint8Array): boolean {
   return V4_MAPPED_PREFIX.every((b, i) => bytes[i] === b);
 }
 

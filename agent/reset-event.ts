@@ -1,5 +1,8 @@
 // One TCP reset as rstscope reports it: the JSON of `rstscope agent --json`
-// and, column for column, the ClickHouse `resets` table (snake_case).
+// and, column for column, the ClickHouse `resets` table (snake_case). The agent
+// reads it from the wire event it decoded: only printing pays for the text.
+import type { WireResetEvent } from '../proto/index.js';
+import { formatTimestamp } from '../proto/timestamps.js';
 
 export type Direction = 'sent' | 'received';
 export type PidSource = 'context' | 'owner' | 'none';
@@ -69,4 +72,60 @@ export interface ResetEvent {
   rst_window: number | null;
   /** TTL (hop limit) of the peer's last ordinary segment on this socket. */
   peer_ttl: number | null;
+}
+
+/** The printed form of a decoded wire event; host and boot id travel per batch on the wire. */
+export function toResetEvent(e: WireResetEvent, host: string, bootId: string): ResetEvent {
+  return {
+    ts: formatTimestamp(BigInt(e.ts_unix_ns)),
+    host,
+    boot_id: bootId,
+    direction: e.direction as Direction,
+    reason: e.reason,
+    accepted: e.accepted,
+    drop_reason: e.drop_reason ?? null,
+    state: e.state,
+    prev_state: e.prev_state,
+    family: e.family as ResetEvent['family'],
+    local_addr: e.local_addr,
+    local_port: e.local_port,
+    remote_addr: e.remote_addr,
+    remote_port: e.remote_port,
+    netns: e.netns,
+    sock_cookie: e.sock_cookie,
+    cgroup_id: e.cgroup_id,
+    pid: e.pid,
+    tid: e.tid,
+    comm: e.comm,
+    pid_source: e.pid_source as PidSource,
+    bytes_acked: Number(e.bytes_acked),
+    bytes_received: Number(e.bytes_received),
+    segs_in: e.segs_in,
+    segs_out: e.segs_out,
+    total_retrans: e.total_retrans,
+    srtt_us: e.srtt_us,
+    snd_una: e.snd_una,
+    snd_nxt: e.snd_nxt,
+    rcv_nxt: e.rcv_nxt,
+    isn_local: e.isn_local,
+    isn_remote: e.isn_remote,
+    isn_exact: e.isn_exact,
+    unread_bytes: e.unread_bytes,
+    unsent_bytes: e.unsent_bytes,
+    linger_on: e.linger_on,
+    linger_s: e.linger_s,
+    last_sent_ms: e.last_sent_ms ?? null,
+    last_recv_ms: e.last_recv_ms ?? null,
+    survived_idle_ms: e.survived_idle_ms ?? null,
+    conn_age_ms: e.conn_age_ms ?? null,
+    trigger_flags: e.trigger_flags ?? null,
+    trigger_seq: e.trigger_seq ?? null,
+    trigger_ack: e.trigger_ack ?? null,
+    rst_ttl: e.rst_ttl ?? null,
+    rst_ip_id: e.rst_ip_id ?? null,
+    rst_seq: e.rst_seq ?? null,
+    rst_ack: e.rst_ack ?? null,
+    rst_window: e.rst_window ?? null,
+    peer_ttl: e.peer_ttl ?? null,
+  };
 }

@@ -4,7 +4,7 @@ import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
 import { agentVersion } from './agent-version.js';
 import { assertCapabilities } from './capabilities.js';
 import type { AgentConfig } from './config.js';
-import { decodeRecords } from './event-decoder.js';
+import { decodeWireRecords } from './event-decoder.js';
 import type { DecodeContext } from './event-decoder.js';
 import { countersJson, countersTable, formatResetLine } from './format.js';
 import { readHostIdentity } from './host-identity.js';
@@ -13,7 +13,8 @@ import { netnsNames, resolveNetns } from './netns.js';
 import { AgentPublishing } from './publish/agent-publishing.js';
 import { DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS } from './publish/batch-builder.js';
 import type { AgentTotals } from './publish/heartbeat.js';
-import type { ResetEvent } from './reset-event.js';
+import { toResetEvent } from './reset-event.js';
+import type { WireResetEvent } from '../proto/index.js';
 
 export async function runAgent(config: AgentConfig): Promise<number> {
   const log = pino({ name: 'rstscope-agent' }, pino.destination(2));
@@ -40,9 +41,9 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     {
       onBatch(payload, recordsAt, realtimeOffsetNs) {
         if (!decode.ctx) return;
-        const events = decodeRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx);
+        const events = decodeWireRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx);
         delivered += events.length;
-        decode.publisher?.accept(events);
+        decode.publisher?.acceptWire(events);
         if (printing) print(events);
       },
       onCounters(counters) {
@@ -59,10 +60,14 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     },
   );
 
-  function print(events: ResetEvent[]): void {
-    if (events.some((e) => !names.has(e.netns))) names = netnsNames();
-    const text = events
-      .map((e) => (config.json ? JSON.stringify(e) : formatResetLine(e, names.get(e.netns))))
+  function print(wire: WireResetEvent[]): void {
+    if (wire.some((e) => !names.has(e.netns))) names = netnsNames();
+    const { host, bootId } = identity;
+    const text = wire
+      .map((w) => {
+        const e = toResetEvent(w, host, bootId);
+        return config.json ? JSON.stringify(e) : formatResetLine(e, names.get(e.netns));
+      })
       .join('\n');
     if (!process.stdout.write(`${text}\n`)) {
       // A slow reader of our output must not grow our memory: push back.

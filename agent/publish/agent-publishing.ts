@@ -3,6 +3,7 @@
 // waits on the network.
 import type { Logger } from 'pino';
 import { heartbeatCodec } from '../../proto/index.js';
+import type { WireResetEvent } from '../../proto/index.js';
 import { agentsSubject } from '../../proto/nats-topology.js';
 import type { StreamLimits } from '../../proto/nats-topology.js';
 import { coveredAddresses } from '../covered-addresses.js';
@@ -66,12 +67,18 @@ export class AgentPublishing {
     );
   }
 
-  accept(events: ResetEvent[]): void {
+  /** Events as the decoder makes them: the agent's hot path. */
+  acceptWire(events: readonly WireResetEvent[]): void {
     const now = Date.now();
     this.decoded += events.length;
     for (const event of events) {
-      for (const batch of this.builder.add(toWireEvent(event), now)) this.enqueue(batch);
+      for (const batch of this.builder.add(event, now)) this.enqueue(batch);
     }
+  }
+
+  /** Events in their printed form (bench/pipeline.ts builds them so). */
+  accept(events: readonly ResetEvent[]): void {
+    this.acceptWire(events.map(toWireEvent));
   }
 
   updateKernelCounters(counters: KernelCounters): void {
