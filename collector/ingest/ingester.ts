@@ -210,11 +210,12 @@ export class Ingester {
     let text = '';
     let rows = 0;
     for (const b of resets) {
-      for (const [index, line] of b.lines.entries()) {
-        if (stored.has(`${b.batchId}#${index}`)) continue;
-        text += line;
-        rows += 1;
-      }
+      // Keys are built only when something was found: most inserts have nothing stored.
+      const fresh = stored.size
+        ? b.lines.filter((_, index) => !stored.has(`${b.batchId}#${index}`))
+        : b.lines;
+      for (const line of fresh) text += line;
+      rows += fresh.length;
     }
     this.counters.duplicateRows += stored.size;
     if (rows) await this.storage.insertTsv('resets', RESET_TSV_COLUMNS, text);
