@@ -31,15 +31,16 @@ async function startDouble(
 }
 
 describe('the agent’s pod cache', () => {
-  it('knows this node’s pods by UID with their workload, containers and addresses', async () => {
-    const { client } = await startDouble(['pods.json', 'replicasets.json', 'jobs.json']);
-    const cache = new PodCache(client, {
-      nodeName: 'node-a',
-      owners: new OwnerLookup(client),
-      ...FAST,
-    });
+  async function syncedPodCache(client: KubeClient, owners = new OwnerLookup(client)) {
+    const cache = new PodCache(client, { nodeName: 'node-a', owners, ...FAST });
     stops.push(() => cache.stop());
     await cache.synced;
+    return cache;
+  }
+
+  it('knows this node’s pods by UID with their workload, containers and addresses', async () => {
+    const { client } = await startDouble(['pods.json', 'replicasets.json', 'jobs.json']);
+    const cache = await syncedPodCache(client);
     expect(
       cache
         .pods()
@@ -82,13 +83,7 @@ describe('the agent’s pod cache', () => {
 
   it('follows the recorded watch: a new pod gets its IP and container, a deleted pod goes, a 410 relists', async () => {
     const { double, client } = await startDouble(['pods.json', 'replicasets.json', 'jobs.json']);
-    const cache = new PodCache(client, {
-      nodeName: 'node-a',
-      owners: new OwnerLookup(client),
-      ...FAST,
-    });
-    stops.push(() => cache.stop());
-    await cache.synced;
+    const cache = await syncedPodCache(client);
     await until(() => double.openWatches === 1, 'the watch to open');
     double.replay('pods', 'watch-pods-node-a.ndjson');
     await until(
@@ -109,9 +104,7 @@ describe('the agent’s pod cache', () => {
     const { double, client } = await startDouble(['pods.json', 'replicasets.json', 'jobs.json']);
     double.forbid('get', 'replicasets');
     const owners = new OwnerLookup(client);
-    const cache = new PodCache(client, { nodeName: 'node-a', owners, ...FAST });
-    stops.push(() => cache.stop());
-    await cache.synced;
+    const cache = await syncedPodCache(client, owners);
     expect(cache.byUid(CHECKOUT_X2)?.workload).toEqual({
       kind: 'Deployment',
       name: 'checkout',
