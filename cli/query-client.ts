@@ -131,13 +131,7 @@ export class QueryClient {
     // With timeout_ms 0 the server's default applies, which the client does not
     // know; the default maximum bounds it.
     const deadlineMs = (full.timeout_ms || DEFAULT_SQL_MAX_TIMEOUT_MS) + DEADLINE_MARGIN_MS;
-    return this.unary<SqlRequest, SqlResponse>(
-      method('rstscope.v1.Query', 'Sql'),
-      full,
-      deadlineMs,
-    ).catch((err: unknown) => {
-      throw this.explain(err, deadlineMs);
-    });
+    return this.unary(method('rstscope.v1.Query', 'Sql'), full, deadlineMs);
   }
 
   /** The standard health check; service '' is the collector as a whole. */
@@ -145,16 +139,12 @@ export class QueryClient {
     service = '',
     deadlineMs = DEFAULT_HEALTH_DEADLINE_MS,
   ): Promise<HealthCheckResponse['status']> {
-    try {
-      const response = await this.unary<HealthCheckRequest, HealthCheckResponse>(
-        this.checkMethod,
-        { service },
-        deadlineMs,
-      );
-      return response.status;
-    } catch (err) {
-      throw this.explain(err, deadlineMs);
-    }
+    const response = await this.unary<HealthCheckResponse>(
+      this.checkMethod,
+      { service } satisfies HealthCheckRequest,
+      deadlineMs,
+    );
+    return response.status;
   }
 
   /** Health changes as the server reports them; cancel() the stream to stop. */
@@ -175,12 +165,7 @@ export class QueryClient {
 
   /** A unary rstscope.v1.Query call; the server bounds its own work by its SQL limits. */
   private call<Res>(name: string, request: unknown): Promise<Res> {
-    const deadlineMs = DEFAULT_RPC_DEADLINE_MS;
-    return this.unary<unknown, Res>(method('rstscope.v1.Query', name), request, deadlineMs).catch(
-      (err: unknown) => {
-        throw this.explain(err, deadlineMs);
-      },
-    );
+    return this.unary(method('rstscope.v1.Query', name), request, DEFAULT_RPC_DEADLINE_MS);
   }
 
   private metadata(): Metadata {
@@ -189,7 +174,8 @@ export class QueryClient {
     return metadata;
   }
 
-  private unary<Req, Res>(m: GrpcMethodDefinition, request: Req, deadlineMs: number): Promise<Res> {
+  /** A unary call; a failure rejects with its one line (explain). */
+  private unary<Res>(m: GrpcMethodDefinition, request: unknown, deadlineMs: number): Promise<Res> {
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         m.path,
@@ -198,7 +184,7 @@ export class QueryClient {
         request,
         this.metadata(),
         { deadline: Date.now() + deadlineMs },
-        (err, response) => (err ? reject(err) : resolve(response as Res)),
+        (err, response) => (err ? reject(this.explain(err, deadlineMs)) : resolve(response as Res)),
       );
     });
   }
