@@ -60,6 +60,12 @@ function col(name: string, type: string, codec: string, comment: string): Column
   return { name, type, codec, comment };
 }
 
+/** Both tables end with it: the server's clock, not the agent's, says when a row arrived. */
+const INSERTED_AT: Column = {
+  ...col('inserted_at', "DateTime64(3, 'UTC')", GROWING, 'When the collector stored the row'),
+  default: 'now64(3)',
+};
+
 export const RESETS: TableDefinition = {
   name: 'resets',
   comment: 'One row per TCP reset the kernel sent or received',
@@ -139,10 +145,7 @@ export const RESETS: TableDefinition = {
     col('peer_ttl', 'Nullable(UInt8)', TEXT, "TTL of the peer's last ordinary segment"),
     col('batch_id', 'String', TEXT, 'Nats-Msg-Id of the batch: host/boot_id/run_id/seq'),
     col('batch_index', 'UInt32', SMALL_INT, 'Position in the batch; with batch_id the identity'),
-    {
-      ...col('inserted_at', "DateTime64(3, 'UTC')", GROWING, 'When the collector stored the row'),
-      default: 'now64(3)',
-    },
+    INSERTED_AT,
   ],
   engine: 'MergeTree',
   partitionBy: 'toDate(ts)',
@@ -193,10 +196,7 @@ export const AGENTS: TableDefinition = {
     col('decoded', 'UInt64', GROWING, 'Events decoded from the ring buffer'),
     col('covered_from', TIME, GROWING, 'Start of the covered span (agent start)'),
     col('interval_s', 'UInt32', SMALL_INT, 'Seconds until the next heartbeat'),
-    {
-      ...col('inserted_at', "DateTime64(3, 'UTC')", GROWING, 'When the collector stored the row'),
-      default: 'now64(3)',
-    },
+    INSERTED_AT,
   ],
   // A redelivered heartbeat has the same key and collapses at merge time;
   // readers that must not see it twice use FINAL or argMax.
