@@ -21,13 +21,16 @@ const flag = (name: string) =>
 /** Sequence arithmetic wraps at 2^32. */
 const u32 = (expr: string) => `toUInt32(bitAnd(${expr}, 4294967295))`;
 
+/** A stored reset's id: its batch's message id and its position in the batch. */
+export const EVENT_ID = `concat(batch_id, '/', toString(batch_index))`;
+
 /** Columns of resets as they are, and as plain strings. */
 const kept = (...names: string[]): [string, string][] => names.map((n) => [n, n]);
 const text = (...names: string[]): [string, string][] => names.map((n) => [n, plain(n)]);
 
 // [name, expression], in order; later expressions may use earlier names.
 const COLUMNS: readonly [string, string][] = [
-  ['event_id', `concat(batch_id, '/', toString(batch_index))`],
+  ['event_id', EVENT_ID],
   ['ts', 'ts'],
   ...text('host', 'boot_id', 'direction', 'reason'),
   ['accepted', 'accepted'],

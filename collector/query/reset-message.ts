@@ -2,6 +2,7 @@
 // `resets` rows they came from (the event as the agent recorded it).
 import { causeById } from '../diagnosis/causes.js';
 import { addressForPeople } from '../diagnosis/endpoint.js';
+import { EVENT_ID } from '../diagnosis/evidence-view.js';
 import type { CauseRow } from '../diagnosis/flow-story.js';
 import { RESETS } from '../storage/tables.js';
 import type { Diagnosis, Reset, WireResetEvent } from '../../proto/index.js';
@@ -37,7 +38,7 @@ type RawEvent = Record<string, unknown> & { event_id: string; ts_ns: string };
  * The `resets` rows of these causes, by event id. Bounded by the rows' hosts
  * and time span, so the lookup reads only their host-hours.
  */
-export async function storedEvents(
+async function storedEvents(
   queries: RpcQueries,
   causes: readonly StoredCause[],
 ): Promise<Map<string, WireResetEvent>> {
@@ -47,7 +48,7 @@ export async function storedEvents(
   const max = times.reduce((a, b) => (a > b ? a : b));
   const rows = await queries.rows<RawEvent>(
     `SELECT event_id, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, ${EVENT_COLUMNS.join(', ')}
-     FROM (SELECT *, concat(batch_id, '/', toString(batch_index)) AS event_id FROM resets
+     FROM (SELECT *, ${EVENT_ID} AS event_id FROM resets
            WHERE host IN {hosts:Array(String)}
              AND ts >= fromUnixTimestamp64Nano({min_ns:Int64})
              AND ts <= fromUnixTimestamp64Nano({max_ns:Int64}))
@@ -75,7 +76,7 @@ function wireEvent(row: RawEvent): WireResetEvent {
   return event as unknown as WireResetEvent;
 }
 
-export function resetMessage(cause: StoredCause, event: WireResetEvent | undefined): Reset {
+function resetMessage(cause: StoredCause, event: WireResetEvent | undefined): Reset {
   return {
     event_id: cause.event_id,
     host: cause.host,
@@ -86,7 +87,7 @@ export function resetMessage(cause: StoredCause, event: WireResetEvent | undefin
   };
 }
 
-export function diagnosisMessage(c: StoredCause): Diagnosis {
+function diagnosisMessage(c: StoredCause): Diagnosis {
   const diagnosis: Diagnosis = {
     origin: c.origin,
     cause: c.cause,

@@ -111,7 +111,7 @@ function forEachMatch(
   let id: string | undefined;
   for (const [index, event] of batch.events.entries()) {
     if (!match(batch.host, event)) continue;
-    // The store's event_id: concat(batch_id, '/', toString(batch_index)).
+    // The store's event_id (EVENT_ID in diagnosis/evidence-view.ts): batch id / index.
     id ??= batchId(batch.host, batch.boot_id, batch.run_id, batch.seq);
     deliver({ event_id: `${id}/${index}`, host: batch.host, boot_id: batch.boot_id, event });
   }
