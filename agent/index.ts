@@ -3,7 +3,6 @@ export { loadAgentConfig, AGENT_USAGE, DEFAULT_LOADER_PATH, DEFAULT_RINGBUF_MB }
 export type { AgentConfig } from './config.js';
 export type { ResetEvent, Direction, PidSource } from './reset-event.js';
 export { decodeRecords, decodeWireRecords } from './event-decoder.js';
-export { formatTimestamp } from '../proto/timestamps.js';
 export type { DecodeContext } from './event-decoder.js';
 export {
   AgentConfigError,
