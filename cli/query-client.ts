@@ -34,7 +34,7 @@ const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
 // The server's own timeout should answer first, with its reason; the client's
 // deadline only catches a server that never answers.
 const DEADLINE_MARGIN_MS = 5_000;
-export const DEFAULT_HEALTH_DEADLINE_MS = 5_000;
+const DEFAULT_HEALTH_DEADLINE_MS = 5_000;
 // The diagnosis RPCs run a few queries, each bounded by the server's SQL timeout.
 const DEFAULT_RPC_DEADLINE_MS = DEFAULT_SQL_MAX_TIMEOUT_MS + DEADLINE_MARGIN_MS;
 

@@ -34,7 +34,7 @@ examples:
   rstscope sql --json --param host=web-1 --param since='2025-06-01 00:00:00' \\
     "SELECT * FROM resets WHERE host = {host:String} AND ts >= {since:DateTime64(9)}"`;
 
-export interface SqlCommandConfig {
+interface SqlCommandConfig {
   /** The collector's query address and security (default $RSTSCOPE_SERVER, then DEFAULT_QUERY_ADDRESS). */
   connection: CollectorConnection;
   /** JSON lines instead of a table (default false). */
@@ -49,7 +49,7 @@ export interface SqlCommandConfig {
 }
 
 /** Validates flags and environment; throws QueryVerbUsageError with one line. */
-export function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlCommandConfig {
+function loadSqlConfig(argv: string[], env: NodeJS.ProcessEnv): SqlCommandConfig {
   const { values, positionals } = parseVerbArgs('sql', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,

@@ -40,7 +40,7 @@ examples:
   rstscope diagnose --since 24h --address 10.2.0.0/16
   rstscope diagnose --host web-1 --json`;
 
-export interface DiagnoseConfig {
+interface DiagnoseConfig {
   connection: CollectorConnection;
   json: boolean;
   window: TimeWindow;
@@ -48,7 +48,7 @@ export interface DiagnoseConfig {
   middleboxes: MiddleboxesRequest;
 }
 
-export function loadDiagnoseConfig(argv: string[], env: NodeJS.ProcessEnv): DiagnoseConfig {
+function loadDiagnoseConfig(argv: string[], env: NodeJS.ProcessEnv): DiagnoseConfig {
   const { values, positionals } = parseVerbArgs('diagnose', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,

@@ -45,14 +45,14 @@ examples:
   rstscope explain 10.2.0.2:80 --since 1h
   rstscope explain '[fd00:2::2]:443' --from 2026-11-21T10:00:00Z --to 2026-11-21T11:00:00Z`;
 
-export interface ExplainConfig {
+interface ExplainConfig {
   connection: CollectorConnection;
   json: boolean;
   window: TimeWindow;
   request: ExplainFlowRequest;
 }
 
-export function loadExplainConfig(argv: string[], env: NodeJS.ProcessEnv): ExplainConfig {
+function loadExplainConfig(argv: string[], env: NodeJS.ProcessEnv): ExplainConfig {
   const { values, positionals } = parseVerbArgs('explain', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,

@@ -41,13 +41,13 @@ examples:
   rstscope fleet --host web-1 --stale-after 1m
   rstscope fleet --json`;
 
-export interface FleetConfig {
+interface FleetConfig {
   connection: CollectorConnection;
   json: boolean;
   request: FleetRequest;
 }
 
-export function loadFleetConfig(argv: string[], env: NodeJS.ProcessEnv): FleetConfig {
+function loadFleetConfig(argv: string[], env: NodeJS.ProcessEnv): FleetConfig {
   const { values, positionals } = parseVerbArgs('fleet', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,
@@ -99,7 +99,7 @@ export function runFleetCommand(
   );
 }
 
-export function fleetTable(agents: readonly FleetAgent[], now: Date = new Date()): string[] {
+function fleetTable(agents: readonly FleetAgent[], now: Date = new Date()): string[] {
   const n = (name: string) => ({ name, numeric: true });
   return textTable(
     [

@@ -46,7 +46,7 @@ function ttlText(m: Middlebox): string {
 }
 
 /** "> 3.0 s, ≤ 7.0 s": the idle timeout lies in this bracket. */
-export function timeoutBracket(m: Middlebox): string {
+function timeoutBracket(m: Middlebox): string {
   if (typeof m.timeout_at_most_ms !== 'number') return '';
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const low = typeof m.timeout_above_ms === 'number' ? `> ${s(m.timeout_above_ms)}, ` : '';

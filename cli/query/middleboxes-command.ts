@@ -45,13 +45,13 @@ examples:
   rstscope middleboxes --address 10.2.0.0/16 --port 443
   rstscope middleboxes --host web-1 --json`;
 
-export interface MiddleboxesConfig {
+interface MiddleboxesConfig {
   connection: CollectorConnection;
   json: boolean;
   request: MiddleboxesRequest;
 }
 
-export function loadMiddleboxesConfig(argv: string[], env: NodeJS.ProcessEnv): MiddleboxesConfig {
+function loadMiddleboxesConfig(argv: string[], env: NodeJS.ProcessEnv): MiddleboxesConfig {
   const { values, positionals } = parseVerbArgs('middleboxes', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,

@@ -33,7 +33,7 @@ export const WINDOW_OPTIONS = {
   to: { type: 'string' },
 } as const;
 
-export const JSON_USAGE = `  --json              one JSON object per line, for scripts`;
+const JSON_USAGE = `  --json              one JSON object per line, for scripts`;
 
 export function windowUsage(defaultSince: string): string {
   return `  --since AGE         the window up to now, e.g. 15m, 1h, 7d (default ${defaultSince})

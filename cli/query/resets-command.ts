@@ -47,14 +47,14 @@ examples:
   rstscope resets --address 10.2.0.2 --port 80 --direction received
   rstscope resets --origin injected --limit 1000 --json`;
 
-export interface ResetsConfig {
+interface ResetsConfig {
   connection: CollectorConnection;
   json: boolean;
   limit: number;
   request: ListResetsRequest;
 }
 
-export function loadResetsConfig(argv: string[], env: NodeJS.ProcessEnv): ResetsConfig {
+function loadResetsConfig(argv: string[], env: NodeJS.ProcessEnv): ResetsConfig {
   const { values, positionals } = parseVerbArgs('resets', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,

@@ -22,7 +22,7 @@ export function parseAge(text: string, flag: string): number {
 }
 
 /** 2026-11-21T10:00:00Z, 2026-11-21 10:00:00 (UTC), or 2026-11-21. */
-export function parseInstant(text: string, flag: string): Date {
+function parseInstant(text: string, flag: string): Date {
   const iso = /^\d{4}-\d{2}-\d{2}$/.test(text)
     ? `${text}T00:00:00Z`
     : /[zZ]|[+-]\d{2}:?\d{2}$/.test(text)

@@ -58,14 +58,14 @@ examples:
   rstscope top --by service,cause --origin injected
   rstscope top --by host --cause idle_timeout --json`;
 
-export interface TopConfig {
+interface TopConfig {
   connection: CollectorConnection;
   json: boolean;
   by: GroupName[];
   request: TopCausesRequest;
 }
 
-export function loadTopConfig(argv: string[], env: NodeJS.ProcessEnv): TopConfig {
+function loadTopConfig(argv: string[], env: NodeJS.ProcessEnv): TopConfig {
   const { values, positionals } = parseVerbArgs('top', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,
@@ -118,7 +118,7 @@ export function runTopCommand(
 }
 
 /** resets, hosts, the grouped fields, first and last seen, an example. */
-export function topTable(rows: readonly TopCausesRow[], by: readonly GroupName[]): string[] {
+function topTable(rows: readonly TopCausesRow[], by: readonly GroupName[]): string[] {
   const columns: TableColumn[] = [
     { name: 'resets', numeric: true },
     { name: 'hosts', numeric: true },

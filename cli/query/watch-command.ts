@@ -34,7 +34,7 @@ examples:
   rstscope watch --host web-1 --direction received
   rstscope watch --address 10.2.0.0/16 --port 443 --json | jq .event.reason`;
 
-export interface WatchConfig {
+interface WatchConfig {
   connection: CollectorConnection;
   json: boolean;
   filter: ResetFilter;
@@ -46,7 +46,7 @@ interface WatchOutput {
   once?(event: 'drain', listener: () => void): unknown;
 }
 
-export function loadWatchConfig(argv: string[], env: NodeJS.ProcessEnv): WatchConfig {
+function loadWatchConfig(argv: string[], env: NodeJS.ProcessEnv): WatchConfig {
   const { values, positionals } = parseVerbArgs('watch', argv, {
     ...CONNECTION_OPTIONS,
     ...JSON_OPTION,
