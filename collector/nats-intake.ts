@@ -24,7 +24,7 @@ import type { DeadLetterSink, InboundMessage, Ingester } from './ingest/ingester
 
 const NS_PER_MS = 1_000_000;
 /** Unacked messages per consumer, over all collectors: the back-pressure valve. */
-export const MAX_ACK_PENDING = 1_000;
+const MAX_ACK_PENDING = 1_000;
 /** How long a pulled message may stay unacked before JetStream gives it to another collector. */
 export const DEFAULT_ACK_WAIT_MS = 30_000;
 /**

@@ -76,7 +76,7 @@ export async function migrate(runner: SqlRunner, retentionDays: number): Promise
  * large table, and it would otherwise run at every start.
  * Returns the tables whose TTL changed.
  */
-export async function applyRetention(runner: SqlRunner, retentionDays: number): Promise<string[]> {
+async function applyRetention(runner: SqlRunner, retentionDays: number): Promise<string[]> {
   const changed: string[] = [];
   for (const table of TABLES) {
     const wanted = ttlExpression(table, retentionDays);
@@ -90,7 +90,7 @@ export async function applyRetention(runner: SqlRunner, retentionDays: number): 
 }
 
 /** The table's TTL expression as ClickHouse formats it, or undefined without one. */
-export async function currentTtl(runner: SqlRunner, table: string): Promise<string | undefined> {
+async function currentTtl(runner: SqlRunner, table: string): Promise<string | undefined> {
   const [row] = await runner.query<{ engine_full: string }>(
     'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}',
     { table },

@@ -14,7 +14,7 @@ export interface AstNode {
 }
 
 /** Table functions that only generate rows; `view` wraps a subquery that is checked too. */
-export const SAFE_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
+const SAFE_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   'numbers',
   'numbers_mt',
   'zeros',

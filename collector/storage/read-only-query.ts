@@ -29,7 +29,7 @@ interface JsonCompact {
 }
 
 /** The per-query settings of a user's query; readonly last so nothing after it changes a limit. */
-export function readOnlySettings(request: ReadOnlyQueryRequest): QuerySettings {
+function readOnlySettings(request: ReadOnlyQueryRequest): QuerySettings {
   return {
     max_execution_time: request.timeoutMs / 1000,
     timeout_overflow_mode: 'throw',
