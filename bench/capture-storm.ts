@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { RSTSCOPE_BIN } from '../test/lab/agent-runner.js';
 import { Lab } from '../test/lab/lab.js';
 import { cpuSeconds } from './proc-stats.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' } },
@@ -131,8 +132,6 @@ async function oneRun(lab: Lab, interval: number): Promise<Sample> {
   const counters = await agent.stop();
   return { emitted, decoded: agent.lines(), lost: counters.lost, cpuS, rssMiB };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const lab = Lab.create();

@@ -9,6 +9,7 @@ import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AgentRunner } from '../test/lab/agent-runner.js';
 import { Lab } from '../test/lab/lab.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' } },
@@ -21,8 +22,6 @@ function iperf(lab: Lab): number {
   const result = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
   return result.end.sum_received.bits_per_second / 1e9;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const lab = Lab.create();

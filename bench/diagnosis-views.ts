@@ -7,6 +7,7 @@ import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openEmbeddedStorage } from '../test/lab/embedded-storage.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: {
@@ -55,8 +56,7 @@ try {
       await storage.query(sql);
       ms.push(performance.now() - start);
     }
-    ms.sort((a, b) => a - b);
-    console.log(`${label.padEnd(12)} ${(ms[Math.floor(runs / 2)]! / 1000).toFixed(2)} s`);
+    console.log(`${label.padEnd(12)} ${(median(ms) / 1000).toFixed(2)} s`);
   }
 } finally {
   await storage.close();

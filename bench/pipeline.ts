@@ -23,8 +23,9 @@ import { CollectorRunner } from '../test/lab/collector-runner.js';
 import { Lab } from '../test/lab/lab.js';
 import { NatsServer } from '../test/lab/nats-server.js';
 import { synStorm } from '../test/lab/scenarios.js';
-import { countRows, queryRows } from '../test/lab/stored-resets.js';
+import { queryRows, waitForRows } from '../test/lab/stored-resets.js';
 import { cpuSeconds } from './proc-stats.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +38,6 @@ const EVENTS = Number(values.events);
 const RUNS = Number(values.runs);
 const SECONDS = Number(values.seconds);
 const log = pino({ level: 'warn' }, pino.destination(2));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function syntheticEvent(i: number, nowNs: bigint): ResetEvent {
@@ -134,13 +134,9 @@ async function feed(publishing: AgentPublishing): Promise<void> {
   }
 }
 
-async function waitForAllRows(collector: CollectorRunner, started: number): Promise<void> {
-  let stored = 0;
-  while (stored < EVENTS) {
-    await sleep(200);
-    stored = await countRows(collector.queryAddress);
-    if (Date.now() - started > 600_000) throw new Error(`only ${stored} of ${EVENTS} rows`);
-  }
+async function waitForAllRows(collector: CollectorRunner, expected = EVENTS): Promise<void> {
+  const stored = await waitForRows(collector.queryAddress, expected, 600_000);
+  if (stored < expected) throw new Error(`only ${stored} of ${expected} rows`);
 }
 
 function insertCounters(collector: CollectorRunner): { inserts: number; rows: number } {
@@ -164,7 +160,7 @@ async function throughputRun(): Promise<Throughput> {
     const own0 = process.cpuUsage();
     const started = Date.now();
     await feed(publishing);
-    await waitForAllRows(collector, started);
+    await waitForAllRows(collector);
     const seconds = (Date.now() - started) / 1000;
     const cpu = cpuSeconds([collector.child.pid!]) - cpu0;
     const natsCpu = cpuSeconds([nats.pid]) - nats0;
@@ -204,7 +200,7 @@ async function drainRun(): Promise<{ eventsPerS: number; rowsPerInsert: number; 
     try {
       const started = Date.now();
       const cpu0 = cpuSeconds([collector.child.pid!]);
-      await waitForAllRows(collector, started);
+      await waitForAllRows(collector);
       const seconds = (Date.now() - started) / 1000;
       const cpu = cpuSeconds([collector.child.pid!]) - cpu0;
       await collector.stop();
@@ -239,7 +235,7 @@ async function latencyRun(lab: Lab): Promise<{ p50: number; p99: number; rows: n
     await synStorm(lab, 9, SECONDS * 1000, 1000);
     const counters = await agent.stop();
     const total = counters.entries.reduce((n, e) => n + e.count, 0);
-    while ((await countRows(collector.queryAddress)) < total) await sleep(200);
+    await waitForAllRows(collector, total);
     const [q] = await queryRows<{ p50: number; p99: number; n: string }>(
       collector.queryAddress,
       `SELECT quantile(0.5)(ms) AS p50, quantile(0.99)(ms) AS p99, count() AS n
