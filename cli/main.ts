@@ -4,7 +4,6 @@ import {
   AGENT_USAGE,
   AgentConfigError,
   LoaderStartError,
-  MissingCapabilityError,
   loadAgentConfig,
   runAgent,
 } from '../agent/index.js';
@@ -145,25 +144,14 @@ function endQuietlyWhenReaderLeaves(): void {
 
 function report(verb: string | undefined, err: unknown): number {
   const who = verb ? `rstscope ${verb}` : 'rstscope';
-  if (
+  console.error(`${who}: ${err instanceof Error ? err.message : String(err)}`);
+  if (err instanceof LoaderStartError && err.detail) console.error(err.detail);
+  // A bad flag or setting is a usage error (exit 2); anything else failed while running.
+  const usage =
     err instanceof AgentConfigError ||
     err instanceof CollectorConfigError ||
-    err instanceof UpConfigError
-  ) {
-    console.error(`${who}: ${err.message}`);
-    return 2;
-  }
-  if (err instanceof MissingCapabilityError) {
-    console.error(`${who}: ${err.message}`);
-    return 1;
-  }
-  if (err instanceof LoaderStartError) {
-    console.error(`${who}: ${err.message}`);
-    if (err.detail) console.error(err.detail);
-    return 1;
-  }
-  console.error(`${who}: ${err instanceof Error ? err.message : String(err)}`);
-  return 1;
+    err instanceof UpConfigError;
+  return usage ? 2 : 1;
 }
 
 const argv = process.argv.slice(2);
