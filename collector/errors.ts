@@ -4,3 +4,8 @@
 export class CollectorConfigError extends Error {
   override name = 'CollectorConfigError';
 }
+
+/** NATS cannot be reached, or the durable consumer stopped delivering. */
+export class NatsIntakeError extends Error {
+  override name = 'NatsIntakeError';
+}

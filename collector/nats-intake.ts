@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { deadletterStreamConfig, ensureStream, resetsStreamConfig } from '../proto/nats-streams.js';
 import { STREAM, deadletterSubject } from '../proto/nats-topology.js';
 import type { StreamLimits } from '../proto/nats-topology.js';
+import { NatsIntakeError } from './errors.js';
 import type { DeadLetterSink, InboundMessage, Ingester } from './ingest/ingester.js';
 
 const NS_PER_MS = 1_000_000;
@@ -62,7 +63,7 @@ export class NatsIntake implements DeadLetterSink {
         reconnectTimeWait: 1_000,
       });
     } catch (error) {
-      throw new Error(
+      throw new NatsIntakeError(
         `cannot connect to NATS at ${servers.join(',')}: ${(error as Error).message} (start nats-server with -js, or give --nats URL)`,
         { cause: error },
       );
@@ -99,7 +100,7 @@ export class NatsIntake implements DeadLetterSink {
       for await (const m of this.messages!) await ingester.add(inbound(m));
     })();
     const failed = this.loop.then(
-      () => new Error('the JetStream consumer stopped delivering'),
+      () => new NatsIntakeError('the JetStream consumer stopped delivering'),
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     );
     // After stop(), an end of the loop is expected: never report it.
@@ -125,7 +126,7 @@ export class NatsIntake implements DeadLetterSink {
    * messages not yet taken, and taken but not yet acknowledged.
    */
   async backlog(): Promise<{ pending: number; ackPending: number }> {
-    if (!this.jsm) throw new Error('the NATS intake is not open');
+    if (!this.jsm) throw new NatsIntakeError('the NATS intake is not open');
     const info = await this.jsm.consumers.info(STREAM, this.options.durable);
     return { pending: info.num_pending, ackPending: info.num_ack_pending };
   }
