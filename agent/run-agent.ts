@@ -43,7 +43,7 @@ export async function runAgent(config: AgentConfig): Promise<number> {
         if (!decode.ctx) return;
         const events = decodeWireRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx);
         delivered += events.length;
-        decode.publisher?.acceptWire(events);
+        decode.publisher?.accept(events);
         if (printing) print(events);
       },
       onCounters(counters) {

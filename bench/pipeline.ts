@@ -15,9 +15,8 @@ import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentPublishing } from '../agent/publish/agent-publishing.js';
-import type { ResetEvent } from '../agent/reset-event.js';
 import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
-import { formatTimestamp } from '../proto/timestamps.js';
+import type { WireResetEvent } from '../proto/index.js';
 import { AgentRunner } from '../test/lab/agent-runner.js';
 import { CollectorRunner } from '../test/lab/collector-runner.js';
 import { Lab } from '../test/lab/lab.js';
@@ -40,15 +39,12 @@ const SECONDS = Number(values.seconds);
 const log = pino({ level: 'warn' }, pino.destination(2));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function syntheticEvent(i: number, nowNs: bigint): ResetEvent {
+function syntheticEvent(i: number, nowNs: bigint): WireResetEvent {
   return {
-    ts: formatTimestamp(nowNs + BigInt(i)),
-    host: 'bench-host',
-    boot_id: 'bench-boot',
+    ts_unix_ns: String(nowNs + BigInt(i)),
     direction: i % 2 ? 'received' : 'sent',
     reason: i % 2 ? 'UNKNOWN' : 'NO_SOCKET',
     accepted: true,
-    drop_reason: null,
     state: 'ESTABLISHED',
     prev_state: 'ESTABLISHED',
     family: 'ipv4',
@@ -63,8 +59,8 @@ function syntheticEvent(i: number, nowNs: bigint): ResetEvent {
     tid: 1234,
     comm: 'server',
     pid_source: 'context',
-    bytes_acked: 1000,
-    bytes_received: 2000,
+    bytes_acked: '1000',
+    bytes_received: '2000',
     segs_in: 10,
     segs_out: 12,
     total_retrans: 0,
@@ -81,17 +77,12 @@ function syntheticEvent(i: number, nowNs: bigint): ResetEvent {
     linger_s: 0,
     last_sent_ms: 30000,
     last_recv_ms: 30000,
-    survived_idle_ms: i % 3 ? 15000 : null,
+    ...(i % 3 ? { survived_idle_ms: 15000 } : {}),
     conn_age_ms: 60000,
-    trigger_flags: null,
-    trigger_seq: null,
-    trigger_ack: null,
-    rst_ttl: i % 2 ? 63 : null,
-    rst_ip_id: i % 2 ? 0 : null,
-    rst_seq: i % 2 ? 2001 : null,
-    rst_ack: i % 2 ? 1001 : null,
-    rst_window: i % 2 ? 0 : null,
-    peer_ttl: i % 2 ? 63 : null,
+    // Received resets carry the RST's packet evidence; unknown fields stay unset.
+    ...(i % 2
+      ? { rst_ttl: 63, rst_ip_id: 0, rst_seq: 2001, rst_ack: 1001, rst_window: 0, peer_ttl: 63 }
+      : {}),
   };
 }
 

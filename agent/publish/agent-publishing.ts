@@ -8,14 +8,12 @@ import { agentsSubject } from '../../proto/nats-topology.js';
 import type { StreamLimits } from '../../proto/nats-topology.js';
 import { coveredAddresses } from '../covered-addresses.js';
 import type { KernelCounters } from '../loader-frames.js';
-import type { ResetEvent } from '../reset-event.js';
 import { BatchBuilder } from './batch-builder.js';
 import type { BatchLimits, EncodedBatch } from './batch-builder.js';
 import { HEARTBEAT_INTERVAL_S, buildHeartbeat } from './heartbeat.js';
 import type { AgentTotals, HeartbeatIdentity } from './heartbeat.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 import { Outbox } from './outbox.js';
-import { toWireEvent } from './wire-event.js';
 
 /** On shutdown, how long buffered batches may take to reach JetStream. */
 const DRAIN_ON_STOP_MS = 5_000;
@@ -68,17 +66,12 @@ export class AgentPublishing {
   }
 
   /** Events as the decoder makes them: the agent's hot path. */
-  acceptWire(events: readonly WireResetEvent[]): void {
+  accept(events: readonly WireResetEvent[]): void {
     const now = Date.now();
     this.decoded += events.length;
     for (const event of events) {
       for (const batch of this.builder.add(event, now)) this.enqueue(batch);
     }
-  }
-
-  /** Events in their printed form (bench/pipeline.ts builds them so). */
-  accept(events: readonly ResetEvent[]): void {
-    this.acceptWire(events.map(toWireEvent));
   }
 
   updateKernelCounters(counters: KernelCounters): void {
