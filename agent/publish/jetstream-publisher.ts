@@ -8,7 +8,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ensureStream, resetsStreamConfig } from '../../proto/nats-streams.js';
-import { STREAM, batchId, resetsSubject } from '../../proto/nats-topology.js';
+import { batchId, resetsSubject } from '../../proto/nats-topology.js';
 import type { StreamLimits } from '../../proto/nats-topology.js';
 import type { EncodedBatch } from './batch-builder.js';
 import type { Outbox } from './outbox.js';
@@ -133,9 +133,7 @@ export class JetStreamPublisher {
     if (this.streamReady) return true;
     try {
       const jsm = await jetstreamManager(this.nc!, { timeout: PUBLISH_TIMEOUT_MS });
-      if (
-        await ensureStream(jsm, { ...resetsStreamConfig(this.options.streamLimits), name: STREAM })
-      ) {
+      if (await ensureStream(jsm, resetsStreamConfig(this.options.streamLimits))) {
         this.options.log.info('created the RSTSCOPE stream');
       }
       this.streamReady = true;
