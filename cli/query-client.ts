@@ -4,7 +4,7 @@
 import { Client, connectivityState, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import { MISSING_TOKEN, WRONG_TOKEN } from '../collector/query/bearer-token.js';
-import { DEFAULT_SQL_MAX_TIMEOUT_MS } from '../collector/query/query-limits.js';
+import { DEFAULT_SQL_MAX_TIMEOUT_MS, formatMs } from '../collector/query/query-limits.js';
 import { grpcServiceDefinition } from '../proto/index.js';
 import type {
   ExplainFlowRequest,
@@ -248,8 +248,4 @@ function method(service: string, name: string): GrpcMethodDefinition {
   const found = grpcServiceDefinition(service)[name];
   if (!found) throw new Error(`${service} has no method ${name}`);
   return found;
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -8,6 +8,7 @@ import {
   QueryRefusedError,
   QueryTimeoutError,
 } from '../storage/errors.js';
+import { formatMs } from './query-limits.js';
 
 export interface QueryFailure {
   code: GrpcStatus;
@@ -120,8 +121,4 @@ function isNetworkError(err: unknown): boolean {
 function oneLine(err: unknown): string {
   const { line } = engineErrorLine(err);
   return line.length > MAX_DETAIL_CHARS ? `${line.slice(0, MAX_DETAIL_CHARS - 1)}…` : line;
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -86,3 +86,8 @@ export function resolveQueryLimits(partial: Partial<QueryLimits> = {}): QueryLim
   }
   return limits;
 }
+
+/** A limit as the user gave it back in messages: 30s, 1500ms. */
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
