@@ -124,6 +124,15 @@ function decodeWireRecord(
     unsent_bytes: u32(L.unsent_bytes),
     linger_on: (flags & RST_F_LINGER_ON) !== 0,
     linger_s: u32(L.linger_s),
+    // Filled in by the pod attribution step when the agent runs in Kubernetes.
+    pod_uid: '',
+    pod_name: '',
+    pod_namespace: '',
+    container_name: '',
+    container_id: '',
+    workload: '',
+    pod_labels: {},
+    pod_source: '',
   };
 
   // proto3 optional: only what is known is set, so "unknown" survives the trip.

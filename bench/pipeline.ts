@@ -77,6 +77,15 @@ function syntheticEvent(i: number, nowNs: bigint): WireResetEvent {
     linger_s: 0,
     last_sent_ms: 30000,
     last_recv_ms: 30000,
+    // As the agent in a pod would send it: a pod on this node.
+    pod_uid: '3f1c2a7e-9b4d-4e21-8c55-0a9d6b7e1f23',
+    pod_name: 'payments-7d9f8b6c5d-x2x7q',
+    pod_namespace: 'shop',
+    container_name: 'server',
+    container_id: '9f'.repeat(32),
+    workload: 'Deployment/payments',
+    pod_labels: { app: 'payments', 'pod-template-hash': '7d9f8b6c5d' },
+    pod_source: 'cgroup',
     ...(i % 3 ? { survived_idle_ms: 15000 } : {}),
     conn_age_ms: 60000,
     // Received resets carry the RST's packet evidence; unknown fields stay unset.

@@ -45,6 +45,10 @@ export function resetFilter(flags: FilterFlags, window: TimeWindow | undefined):
     direction: flags.direction ?? '',
     origin: flags.origin ?? '',
     cause: flags.cause ?? '',
+    namespace: '',
+    workload: '',
+    service: '',
+    pod: '',
   };
   for (const name of Object.keys(FILTER_OPTIONS) as (keyof FilterFlags)[]) {
     if (flags[name] === '')

@@ -122,5 +122,9 @@ function topCausesRow(r: GroupRow): TopCausesRow {
     first_unix_ns: r.first_ns,
     last_unix_ns: r.last_ns,
     example: r.example,
+    namespace: '',
+    workload: '',
+    client: '',
+    server: '',
   };
 }

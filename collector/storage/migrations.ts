@@ -22,6 +22,11 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'resets table', statements: [singleNodeTableDdl(RESETS)] },
   { version: 2, name: 'agents table', statements: [singleNodeTableDdl(AGENTS)] },
   { version: 3, name: 'resets.survived_idle_ms', statements: addedColumnsDdl(RESETS, 3) },
+  {
+    version: 4,
+    name: 'resets: Kubernetes pod and both ends by name',
+    statements: addedColumnsDdl(RESETS, 4),
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -60,6 +60,26 @@ function col(name: string, type: string, codec: string, comment: string): Column
   return { name, type, codec, comment };
 }
 
+function since(version: number, columns: Column[]): Column[] {
+  return columns.map((c) => ({ ...c, since: version }));
+}
+
+/** Who one end of the flow is: a pod, a service (its ClusterIP), a node or an inventory entry. */
+function endColumns(end: 'local' | 'remote', title: string): Column[] {
+  return [
+    col(`${end}_kind`, LC, TEXT, `${title} end: pod, service, node, inventory or empty`),
+    col(`${end}_namespace`, LC, TEXT, `${title} end's namespace`),
+    col(`${end}_name`, LC, TEXT, `${title} end's pod, service, node or inventory name`),
+    col(`${end}_workload`, LC, TEXT, `${title} end's workload, Kind/name`),
+    col(
+      `${end}_services`,
+      'Array(LowCardinality(String))',
+      TEXT,
+      `${title} end's services (namespace/name) at that address and port`,
+    ),
+  ];
+}
+
 /** Both tables end with it: the server's clock, not the agent's, says when a row arrived. */
 const INSERTED_AT: Column = {
   ...col('inserted_at', "DateTime64(3, 'UTC')", GROWING, 'When the collector stored the row'),
@@ -143,6 +163,21 @@ export const RESETS: TableDefinition = {
     col('rst_ack', 'Nullable(UInt32)', PLAIN, 'Received: acknowledgment number of the RST'),
     col('rst_window', 'Nullable(UInt16)', TEXT, 'Received: window of the RST'),
     col('peer_ttl', 'Nullable(UInt8)', TEXT, "TTL of the peer's last ordinary segment"),
+    // Kubernetes, as the agent found it (docs/kubernetes.md); empty outside a pod.
+    ...since(4, [
+      col('pod_uid', LC, TEXT, "UID of the socket's pod, from its cgroup path"),
+      col('pod_name', LC, TEXT, "Name of the socket's pod"),
+      col('pod_namespace', LC, TEXT, "Namespace of the socket's pod"),
+      col('container_name', LC, TEXT, "Name of the socket's container in its pod"),
+      col('container_id', LC, TEXT, 'Container runtime id, without its scheme'),
+      col('workload', LC, TEXT, "The pod's workload, Kind/name (Deployment/checkout)"),
+      col('pod_labels', 'Map(LowCardinality(String), String)', TEXT, "The pod's labels"),
+      col('pod_source', LC, TEXT, 'How the agent found the pod: cgroup, address or empty'),
+    ]),
+    // Both ends by name, resolved by the collector when it stored the row from
+    // the agent's pod and its Kubernetes address map or inventory at the reset's time.
+    ...since(4, endColumns('local', 'Local')),
+    ...since(4, endColumns('remote', 'Remote')),
     col('batch_id', 'String', TEXT, 'Nats-Msg-Id of the batch: host/boot_id/run_id/seq'),
     col('batch_index', 'UInt32', SMALL_INT, 'Position in the batch; with batch_id the identity'),
     INSERTED_AT,

@@ -197,6 +197,22 @@ export const descriptor = {
                 "cause": {
                   "type": "string",
                   "id": 9
+                },
+                "namespace": {
+                  "type": "string",
+                  "id": 10
+                },
+                "workload": {
+                  "type": "string",
+                  "id": 11
+                },
+                "service": {
+                  "type": "string",
+                  "id": 12
+                },
+                "pod": {
+                  "type": "string",
+                  "id": 13
                 }
               }
             },
@@ -421,7 +437,10 @@ export const descriptor = {
                 "TOP_CAUSES_GROUP_ORIGIN": 2,
                 "TOP_CAUSES_GROUP_HOST": 3,
                 "TOP_CAUSES_GROUP_SERVICE": 4,
-                "TOP_CAUSES_GROUP_PORT": 5
+                "TOP_CAUSES_GROUP_PORT": 5,
+                "TOP_CAUSES_GROUP_NAMESPACE": 6,
+                "TOP_CAUSES_GROUP_WORKLOAD": 7,
+                "TOP_CAUSES_GROUP_SERVICE_PAIR": 8
               }
             },
             "TopCausesRequest": {
@@ -482,6 +501,22 @@ export const descriptor = {
                 "example": {
                   "type": "string",
                   "id": 10
+                },
+                "namespace": {
+                  "type": "string",
+                  "id": 11
+                },
+                "workload": {
+                  "type": "string",
+                  "id": 12
+                },
+                "client": {
+                  "type": "string",
+                  "id": 13
+                },
+                "server": {
+                  "type": "string",
+                  "id": 14
                 }
               }
             },
@@ -1212,6 +1247,39 @@ export const descriptor = {
                   "options": {
                     "proto3_optional": true
                   }
+                },
+                "pod_uid": {
+                  "type": "string",
+                  "id": 49
+                },
+                "pod_name": {
+                  "type": "string",
+                  "id": 50
+                },
+                "pod_namespace": {
+                  "type": "string",
+                  "id": 51
+                },
+                "container_name": {
+                  "type": "string",
+                  "id": 52
+                },
+                "container_id": {
+                  "type": "string",
+                  "id": 53
+                },
+                "workload": {
+                  "type": "string",
+                  "id": 54
+                },
+                "pod_labels": {
+                  "keyType": "string",
+                  "type": "string",
+                  "id": 55
+                },
+                "pod_source": {
+                  "type": "string",
+                  "id": 56
                 }
               }
             },
@@ -1296,6 +1364,10 @@ export interface ResetFilter {
   direction: string;
   origin: string;
   cause: string;
+  namespace: string;
+  workload: string;
+  service: string;
+  pod: string;
 }
 
 export interface Diagnosis {
@@ -1354,7 +1426,7 @@ export interface WatchResetsResponse {
 
 export interface TopCausesRequest {
   filter: ResetFilter;
-  group_by: ('TOP_CAUSES_GROUP_UNSPECIFIED' | 'TOP_CAUSES_GROUP_CAUSE' | 'TOP_CAUSES_GROUP_ORIGIN' | 'TOP_CAUSES_GROUP_HOST' | 'TOP_CAUSES_GROUP_SERVICE' | 'TOP_CAUSES_GROUP_PORT')[];
+  group_by: ('TOP_CAUSES_GROUP_UNSPECIFIED' | 'TOP_CAUSES_GROUP_CAUSE' | 'TOP_CAUSES_GROUP_ORIGIN' | 'TOP_CAUSES_GROUP_HOST' | 'TOP_CAUSES_GROUP_SERVICE' | 'TOP_CAUSES_GROUP_PORT' | 'TOP_CAUSES_GROUP_NAMESPACE' | 'TOP_CAUSES_GROUP_WORKLOAD' | 'TOP_CAUSES_GROUP_SERVICE_PAIR')[];
   limit: number;
 }
 
@@ -1369,6 +1441,10 @@ export interface TopCausesRow {
   first_unix_ns: string;
   last_unix_ns: string;
   example: string;
+  namespace: string;
+  workload: string;
+  client: string;
+  server: string;
 }
 
 export interface TopCausesResponse {
@@ -1530,6 +1606,14 @@ export interface ResetEvent {
   rst_window?: number;
   peer_ttl?: number;
   survived_idle_ms?: number;
+  pod_uid: string;
+  pod_name: string;
+  pod_namespace: string;
+  container_name: string;
+  container_id: string;
+  workload: string;
+  pod_labels: Record<string, string>;
+  pod_source: string;
 }
 
 export interface ResetBatch {
