@@ -12,6 +12,7 @@ export type {
   AgentHeartbeat,
   CollectorStatus,
   Diagnosis,
+  FlowEnd,
   ExplainFlowRequest,
   ExplainFlowResponse,
   FleetAgent,

@@ -5,7 +5,7 @@ import { addressForPeople } from '../diagnosis/endpoint.js';
 import { EVENT_ID } from '../diagnosis/evidence-view.js';
 import type { CauseRow } from '../diagnosis/flow-story.js';
 import { RESETS } from '../storage/tables.js';
-import type { Diagnosis, Reset, WireResetEvent } from '../../proto/index.js';
+import type { Diagnosis, FlowEnd, Reset, WireResetEvent } from '../../proto/index.js';
 import type { RpcQueries } from './rpc-queries.js';
 import { stringArray } from './rpc-queries.js';
 
@@ -76,6 +76,11 @@ function wireEvent(row: RawEvent): WireResetEvent {
   return event as unknown as WireResetEvent;
 }
 
+/** An end nothing names (yet: filled in by Kubernetes attribution). */
+export function unnamedEnd(): FlowEnd {
+  return { kind: '', namespace: '', name: '', workload: '', services: [] };
+}
+
 function resetMessage(cause: StoredCause, event: WireResetEvent | undefined): Reset {
   return {
     event_id: cause.event_id,
@@ -84,6 +89,8 @@ function resetMessage(cause: StoredCause, event: WireResetEvent | undefined): Re
     // A row that left `resets` between the two queries (TTL) still has its diagnosis.
     event: event ?? fallbackEvent(cause),
     diagnosis: diagnosisMessage(cause),
+    local_end: unnamedEnd(),
+    remote_end: unnamedEnd(),
   };
 }
 

@@ -5,6 +5,7 @@ import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Reset, ResetBatch, ResetFilter } from '../../proto/index.js';
 import { batchId } from '../../proto/nats-topology.js';
 import { netnsByName } from './netns-by-name.js';
+import { unnamedEnd } from './reset-message.js';
 import type { QueryServiceDeps } from './query-deps.js';
 import { assertLiveFilter, liveResetMatch } from './reset-filter-match.js';
 import type { LiveResetMatch } from './reset-filter-match.js';
@@ -113,6 +114,13 @@ function forEachMatch(
     if (!match(batch.host, event)) continue;
     // The store's event_id (EVENT_ID in diagnosis/evidence-view.ts): batch id / index.
     id ??= batchId(batch.host, batch.boot_id, batch.run_id, batch.seq);
-    deliver({ event_id: `${id}/${index}`, host: batch.host, boot_id: batch.boot_id, event });
+    deliver({
+      event_id: `${id}/${index}`,
+      host: batch.host,
+      boot_id: batch.boot_id,
+      event,
+      local_end: unnamedEnd(),
+      remote_end: unnamedEnd(),
+    });
   }
 }

@@ -343,6 +343,31 @@ export const descriptor = {
                 }
               }
             },
+            "FlowEnd": {
+              "fields": {
+                "kind": {
+                  "type": "string",
+                  "id": 1
+                },
+                "namespace": {
+                  "type": "string",
+                  "id": 2
+                },
+                "name": {
+                  "type": "string",
+                  "id": 3
+                },
+                "workload": {
+                  "type": "string",
+                  "id": 4
+                },
+                "services": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 5
+                }
+              }
+            },
             "Reset": {
               "oneofs": {
                 "_diagnosis": {
@@ -374,6 +399,14 @@ export const descriptor = {
                   "options": {
                     "proto3_optional": true
                   }
+                },
+                "local_end": {
+                  "type": "FlowEnd",
+                  "id": 6
+                },
+                "remote_end": {
+                  "type": "FlowEnd",
+                  "id": 7
                 }
               }
             },
@@ -1395,12 +1428,22 @@ export interface Diagnosis {
   sender_comm: string;
 }
 
+export interface FlowEnd {
+  kind: string;
+  namespace: string;
+  name: string;
+  workload: string;
+  services: string[];
+}
+
 export interface Reset {
   event_id: string;
   host: string;
   boot_id: string;
   event: ResetEvent;
   diagnosis?: Diagnosis;
+  local_end: FlowEnd;
+  remote_end: FlowEnd;
 }
 
 export interface ListResetsRequest {
