@@ -8,6 +8,8 @@ export {
   tokenFile,
 } from './kube-config.js';
 export type { InClusterOptions, KubeConfig, TokenSource } from './kube-config.js';
+export { KUBE_MODES, KUBE_OPTIONS, KUBE_USAGE, kubeConfigFromFlags } from './kube-flags.js';
+export type { KubeFlags, KubeMode } from './kube-flags.js';
 export {
   KubeApiError,
   KubeConfigError,
