@@ -7,6 +7,7 @@ import { validate as validateContainer } from 'kubernetes-models/_schemas/IoK8sA
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../agent/repo-root.js';
+import { parseInventory } from '../collector/k8s/inventory.js';
 import { HelmHome, helmUnavailable } from './lab/helm.js';
 import { manifestProblems, podSpecOf, unknownFields } from './lab/kubernetes-schemas.js';
 import type { Manifest } from './lab/kubernetes-schemas.js';
@@ -18,6 +19,40 @@ const GOLDEN = join(ROOT, 'test', 'golden', 'helm');
 // A current release, so that capabilities-gated templates render as they would there.
 const KUBE_VERSION = '1.33.0';
 const SERVICE_MONITOR_API = 'monitoring.coreos.com/v1/ServiceMonitor';
+const INVENTORY_FILE = '/etc/rstscope/inventory/inventory.json';
+const ATTRIBUTION_OFF = [
+  '--set',
+  'agent.kubernetes.enabled=false',
+  '--set',
+  'collector.kubernetes.enabled=false',
+];
+
+interface Container {
+  args: string[];
+  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+}
+
+interface Volume {
+  name: string;
+  hostPath?: { path: string };
+  configMap?: { name: string; items: { key: string; path: string }[] };
+}
+
+function containerOf(manifest: Manifest): Container {
+  return (podSpecOf(manifest)!.containers as Container[])[0]!;
+}
+
+function volumesOf(manifest: Manifest): Volume[] {
+  return (podSpecOf(manifest)!.volumes ?? []) as Volume[];
+}
+
+function podAnnotations(manifest: Manifest): Record<string, string> {
+  const spec = manifest.spec as {
+    template: { metadata: { annotations?: Record<string, string> } };
+  };
+  return spec.template.metadata.annotations ?? {};
+}
 
 const unavailable = helmUnavailable();
 if (unavailable) console.warn(`helm-chart tests skipped: ${unavailable}`);
@@ -139,22 +174,24 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
     expect((service.spec as { ports: { port: number }[] }).ports[0]!.port).toBe(7470);
   });
 
-  it('grants read-only access to pods, services, endpointslices and nodes (the agent pods only), and get on the owners that name workloads', () => {
+  it('grants list and watch on pods, services, endpointslices and nodes (the agent pods only), and get on the owners that name workloads', () => {
     const objects = manifests(template());
     const rules = (role: Manifest) =>
       (role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]).flatMap((r) =>
         r.resources.map((res) => `${r.apiGroups[0]}/${res}:${r.verbs.join(',')}`),
       );
+    // List and watch, no get: the reflectors (k8s/reflector.ts) only list and watch; the
+    // only single-object reads are the owners OwnerLookup gets (k8s/workload.ts).
     expect(rules(only(objects, 'ClusterRole', '-collector')).sort()).toEqual([
-      '/nodes:get,list,watch',
-      '/pods:get,list,watch',
-      '/services:get,list,watch',
+      '/nodes:list,watch',
+      '/pods:list,watch',
+      '/services:list,watch',
       'apps/replicasets:get',
       'batch/jobs:get',
-      'discovery.k8s.io/endpointslices:get,list,watch',
+      'discovery.k8s.io/endpointslices:list,watch',
     ]);
     expect(rules(only(objects, 'ClusterRole', '-agent')).sort()).toEqual([
-      '/pods:get,list,watch',
+      '/pods:list,watch',
       'apps/replicasets:get',
       'batch/jobs:get',
     ]);
@@ -183,6 +220,140 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
       )?.value;
     expect(natsEnv(only(objects, 'DaemonSet', '-agent'))).toBe('nats://rstscope-nats:4222');
     expect(natsEnv(only(objects, 'Deployment', '-collector'))).toBe('nats://rstscope-nats:4222');
+  });
+
+  it('gives the agent pod attribution: --kube=on, the node from the downward API, the host cgroup tree read-only', () => {
+    const agent = only(manifests(template()), 'DaemonSet', '-agent');
+    const container = containerOf(agent);
+    expect(container.args).toEqual(
+      expect.arrayContaining([
+        '--kube=on',
+        '--node-name=$(NODE_NAME)',
+        '--cgroup-root=/host/sys/fs/cgroup',
+      ]),
+    );
+    const nodeName = container.env.find((e) => e.name === 'NODE_NAME');
+    expect(nodeName?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+    const cgroup = container.volumeMounts.find((m) => m.mountPath === '/host/sys/fs/cgroup');
+    expect(cgroup?.readOnly).toBe(true);
+    const volume = volumesOf(agent).find((v) => v.name === cgroup?.name);
+    expect(volume?.hostPath?.path).toBe('/sys/fs/cgroup');
+    expect(podSpecOf(agent)!.automountServiceAccountToken).toBe(true);
+  });
+
+  it('gives the collector --kube=on and, with an inventory, --inventory on its ConfigMap mounted read-only', () => {
+    const plain = only(manifests(template()), 'Deployment', '-collector');
+    expect(containerOf(plain).args).toContain('--kube=on');
+    expect(containerOf(plain).args.some((a) => a.startsWith('--inventory'))).toBe(false);
+    expect(podSpecOf(plain)!.automountServiceAccountToken).toBe(true);
+
+    const objects = manifests(template('-f', PRODUCTION));
+    const collector = only(objects, 'Deployment', '-collector');
+    const container = containerOf(collector);
+    expect(container.args).toContain('--kube=on');
+    expect(container.args).toContain(`--inventory=${INVENTORY_FILE}`);
+    const mount = container.volumeMounts.find((m) => INVENTORY_FILE.startsWith(`${m.mountPath}/`));
+    expect(mount?.readOnly).toBe(true);
+    const volume = volumesOf(collector).find((v) => v.name === mount?.name);
+    const configMap = only(objects, 'ConfigMap', '-inventory');
+    expect(volume?.configMap?.name).toBe(configMap.metadata.name);
+    expect(volume?.configMap?.items).toEqual([{ key: 'inventory.json', path: 'inventory.json' }]);
+    expect(podAnnotations(collector)['checksum/inventory']).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('renders an inventory the collector parses, with the middlebox CIDR of the production example', () => {
+    const configMap = only(manifests(template('-f', PRODUCTION)), 'ConfigMap', '-inventory');
+    const text = (configMap.data as Record<string, string>)['inventory.json']!;
+    const inventory = parseInventory(text, 'the chart inventory');
+    expect(inventory.size).toBe(3);
+    expect(inventory.lookup('10.0.255.9')).toMatchObject({
+      name: 'nat-gateway',
+      kind: 'middlebox',
+      labels: { vendor: 'aws', zone: 'eu-central-1a' },
+    });
+    // Longest prefix first: the /32 inside the /16 names the database, not the VMs.
+    expect(inventory.lookup('10.40.3.10')).toMatchObject({ name: 'billing-db', kind: 'service' });
+    expect(inventory.lookup('10.40.7.1')).toMatchObject({ name: 'legacy-vms', kind: 'host' });
+    expect(inventory.lookup('10.0.255.16')).toBeUndefined();
+  });
+
+  it('rolls the collectors when the inventory changes, and only then', () => {
+    const checksum = (...args: string[]) =>
+      podAnnotations(
+        only(manifests(template('-f', PRODUCTION, ...args)), 'Deployment', '-collector'),
+      )['checksum/inventory'];
+    const before = checksum();
+    expect(checksum()).toBe(before);
+    expect(checksum('--set', 'collector.inventory.entries[0].name=nat-gw')).not.toBe(before);
+  });
+
+  it("mounts an existing inventory ConfigMap's key instead of rendering one", () => {
+    const objects = manifests(
+      template(
+        '--set',
+        'collector.inventory.existingConfigMap=site-inventory',
+        '--set',
+        'collector.inventory.existingConfigMapKey=hosts.json',
+      ),
+    );
+    expect(objects.flatMap(manifestProblems)).toEqual([]);
+    expect(objects.filter((m) => m.metadata.name.endsWith('-inventory'))).toEqual([]);
+    const collector = only(objects, 'Deployment', '-collector');
+    expect(containerOf(collector).args).toContain(`--inventory=${INVENTORY_FILE}`);
+    const volume = volumesOf(collector).find((v) => v.configMap?.name === 'site-inventory');
+    expect(volume?.configMap?.items).toEqual([{ key: 'hosts.json', path: 'inventory.json' }]);
+    expect(podAnnotations(collector)['checksum/inventory']).toBeUndefined();
+  });
+
+  it('refuses inventory entries and an existing ConfigMap together, and an entry of an unknown kind', () => {
+    const both = helm.run([
+      'template',
+      'x',
+      CHART,
+      '-f',
+      PRODUCTION,
+      '--set',
+      'collector.inventory.existingConfigMap=site-inventory',
+    ]);
+    expect(both.status).not.toBe(0);
+    expect(both.stderr).toContain(
+      'collector.inventory: give entries or existingConfigMap, not both',
+    );
+    const kind = helm.run([
+      'template',
+      'x',
+      CHART,
+      '-f',
+      PRODUCTION,
+      '--set',
+      'collector.inventory.entries[0].kind=router',
+    ]);
+    expect(kind.status).not.toBe(0);
+    expect(kind.stderr).toMatch(/collector\.inventory\.entries\.0\.kind must be one of/);
+  });
+
+  it('turns attribution off: --kube=off, no node or cgroup flags, no cgroup mount, no token, no ClusterRoles', () => {
+    const objects = manifests(template('-f', PRODUCTION, ...ATTRIBUTION_OFF));
+    expect(objects.flatMap(manifestProblems)).toEqual([]);
+    const agent = only(objects, 'DaemonSet', '-agent');
+    const agentArgs = containerOf(agent).args;
+    expect(agentArgs).toContain('--kube=off');
+    expect(agentArgs.filter((a) => /^--(kube=on|node-name|cgroup-root)/.test(a))).toEqual([]);
+    expect(containerOf(agent).volumeMounts.map((m) => m.mountPath)).not.toContain(
+      '/host/sys/fs/cgroup',
+    );
+    expect(volumesOf(agent).map((v) => v.hostPath?.path)).not.toContain('/sys/fs/cgroup');
+    const collector = only(objects, 'Deployment', '-collector');
+    expect(containerOf(collector).args).toContain('--kube=off');
+    expect(containerOf(collector).args).not.toContain('--kube=on');
+    // The inventory works without Kubernetes: it stays.
+    expect(containerOf(collector).args).toContain(`--inventory=${INVENTORY_FILE}`);
+    for (const workload of [agent, collector]) {
+      expect(podSpecOf(workload)!.automountServiceAccountToken).toBe(false);
+    }
+    expect(objects.map((m) => m.kind)).not.toContain('ClusterRole');
+    expect(objects.map((m) => m.kind)).not.toContain('ClusterRoleBinding');
+    expect(objects.filter((m) => m.kind === 'ServiceAccount')).toHaveLength(2);
   });
 
   it('rejects a value of the wrong type or an unknown key, naming it', () => {
