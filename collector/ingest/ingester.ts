@@ -3,6 +3,7 @@
 // and then acked, so it never blocks the stream; a failed insert naks its messages
 // with a delay, and JetStream delivers them again (the redelivery is de-duplicated).
 import type { Logger } from 'pino';
+import type { NameFlowEnds } from '../k8s/flow-ends.js';
 import type { Storage, Row } from '../storage/storage.js';
 import { heartbeatRow } from './heartbeat-row.js';
 import { RESET_TSV_COLUMNS } from './reset-batch-tsv.js';
@@ -90,6 +91,8 @@ export class Ingester {
     private readonly limits: IngestLimits,
     private readonly maxMessageBytes: number,
     private readonly log: Logger,
+    /** Names both ends of each reset as it is stored; without it they stay empty. */
+    private readonly nameEnds?: NameFlowEnds,
   ) {
     this.timer = setInterval(() => this.flushIfDue(), Math.min(100, limits.maxDelayMs / 4));
     // Whatever waits here, pending or being inserted, must not reach its ack wait:
@@ -110,7 +113,12 @@ export class Ingester {
       original.copies.push(message);
       return;
     }
-    const validated = validateMessage(message.subject, message.data, this.maxMessageBytes);
+    const validated = validateMessage(
+      message.subject,
+      message.data,
+      this.maxMessageBytes,
+      this.nameEnds,
+    );
     if (validated.kind === 'refused') {
       const stored = await this.refuse(message, validated.refusal, validated.detail);
       if (stored) message.ack();

@@ -1,6 +1,6 @@
 // Decides what one JetStream message is: a batch of resets, a heartbeat, or
 // something to refuse (with the kind of refusal, for counting and dead-lettering).
-// Pure: no I/O.
+// No I/O; naming the ends reads the collector's address map as it is now.
 import { isIP } from 'node:net';
 import { MessageDecodeError, heartbeatCodec } from '../../proto/index.js';
 import type { AgentHeartbeat } from '../../proto/index.js';
@@ -10,6 +10,7 @@ import {
   RESETS_SUBJECT_PREFIX,
   hostOfSubject,
 } from '../../proto/nats-topology.js';
+import type { NameFlowEnds } from '../k8s/flow-ends.js';
 import { readResetBatchTsv } from './reset-batch-tsv.js';
 import type { ResetBatchTsv } from './reset-batch-tsv.js';
 
@@ -30,10 +31,12 @@ function refuse(refusal: RefusalKind, detail: string): Validated {
   return { kind: 'refused', refusal, detail };
 }
 
+/** With `nameEnds`, the rows of a batch of resets carry both ends by name. */
 export function validateMessage(
   subject: string,
   data: Uint8Array,
   maxBytes = MAX_MESSAGE_BYTES,
+  nameEnds?: NameFlowEnds,
 ): Validated {
   if (data.length > maxBytes) {
     return refuse('oversize', `${data.length} bytes, the limit is ${maxBytes}`);
@@ -45,7 +48,7 @@ export function validateMessage(
     return refuse('unknown_subject', subject);
   }
   if (isResets) {
-    const read = readResetBatchTsv(data);
+    const read = readResetBatchTsv(data, nameEnds);
     if (!read.ok) return refuse(read.kind, read.problem);
     // A batch may only speak for the host whose subject it was published on: with
     // per-agent NATS permissions this stops one host from writing another's resets.

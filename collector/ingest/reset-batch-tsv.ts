@@ -1,43 +1,64 @@
 // A ResetBatch read straight from its protobuf bytes into TSV lines for the
 // `resets` table: no message objects, no JSON. This is the collector's hot path
 // (tens of thousands of events a second); the generic codec is for everything else.
-// The columns are the wire event's fields in field-number order, which the TSV
-// insert names explicitly, so the table's own column order does not matter.
+// The columns are the wire event's fields in field-number order, then both ends
+// of the flow by name (computed here, not on the wire), which the TSV insert
+// names explicitly, so the table's own column order does not matter.
 import { isIP } from 'node:net';
 import protobuf from 'protobufjs';
 import { messageType } from '../../proto/codec.js';
+import type { FlowEnd } from '../../proto/index.js';
 import { batchId } from '../../proto/nats-topology.js';
+import type { FlowEvent, NameFlowEnds } from '../k8s/flow-ends.js';
 
 const EVENT = messageType('rstscope.v1.ResetEvent');
 
 interface FieldSpec {
   name: string;
+  /** For a map field, the type of its values (its keys are strings). */
   type: string;
   optional: boolean;
+  map: boolean;
 }
 
 /** Field number → spec, for numbers 1..max. */
 const FIELDS: (FieldSpec | undefined)[] = [];
 for (const f of EVENT.fieldsArray) {
-  FIELDS[f.id] = { name: f.name, type: f.type, optional: Boolean(f.options?.proto3_optional) };
+  FIELDS[f.id] = {
+    name: f.name,
+    type: f.type,
+    optional: Boolean(f.options?.proto3_optional),
+    map: f.map,
+  };
 }
 const FIELD_IDS = EVENT.fieldsArray.map((f) => f.id).sort((a, b) => a - b);
 /** Every field but the timestamp (field 1), which leads the row. */
 const OTHER_FIELD_IDS = FIELD_IDS.filter((id) => id !== 1);
+/** Fields whose value is kept as read and escaped when the line is written. */
+const TEXT: boolean[] = FIELDS.map((spec) => spec?.type === 'string' && !spec.map);
 /** An event before its fields are read: proto3 zero values, null for `optional` fields. */
 const UNSET: readonly (string | null)[] = FIELDS.map((spec) =>
   spec && !spec.optional ? zero(spec) : null,
 );
 
-/** The TSV's columns: the event's fields with ts first, and the batch identity. */
+/** Both ends of the flow by name: collector-derived columns, not wire fields. */
+export const FLOW_END_COLUMNS = (['local', 'remote'] as const).flatMap((end) =>
+  ['kind', 'namespace', 'name', 'workload', 'services'].map((part) => `${end}_${part}`),
+);
+
+/** The TSV's columns: the event's fields with ts first, both ends, and the batch identity. */
 export const RESET_TSV_COLUMNS = [
   'ts',
   'host',
   'boot_id',
   ...OTHER_FIELD_IDS.map((id) => FIELDS[id]!.name),
+  ...FLOW_END_COLUMNS,
   'batch_id',
   'batch_index',
 ];
+
+/** The end cells without naming: four empty texts and an empty array, twice. */
+const UNNAMED_CELLS = '\t\t\t\t[]\t\t\t\t\t[]';
 
 const ID = Object.fromEntries(EVENT.fieldsArray.map((f) => [f.name, f.id])) as Record<
   string,
@@ -61,7 +82,11 @@ export type ReadResult =
   | { ok: true; batch: ResetBatchTsv }
   | { ok: false; kind: 'undecodable' | 'invalid_header' | 'invalid_event'; problem: string };
 
-export function readResetBatchTsv(bytes: Uint8Array): ReadResult {
+/**
+ * Reads one batch; with `nameEnds`, each event's ends are named as its row is
+ * written (an end nobody knows, or a namer that fails, stays empty).
+ */
+export function readResetBatchTsv(bytes: Uint8Array, nameEnds?: NameFlowEnds): ReadResult {
   const reader = protobuf.Reader.create(bytes);
   let host = '';
   let bootId = '';
@@ -118,26 +143,121 @@ export function readResetBatchTsv(bytes: Uint8Array): ReadResult {
     if (!firstTs || ts < firstTs) firstTs = ts;
     if (ts > lastTs) lastTs = ts;
     let line = `${ts}\t${hostCells}`;
-    for (const fid of OTHER_FIELD_IDS) line += `\t${values[fid] ?? '\\N'}`;
-    lines.push(`${line}\t${idCell}\t${index}\n`);
+    for (const fid of OTHER_FIELD_IDS) {
+      const value = values[fid];
+      line += value === null ? '\t\\N' : TEXT[fid] ? `\t${escape(value)}` : `\t${value}`;
+    }
+    const ends = nameEnds ? endCells(nameEnds, values) : UNNAMED_CELLS;
+    lines.push(`${line}\t${ends}\t${idCell}\t${index}\n`);
   }
   return { ok: true, batch: { host, bootId, runId, seq, batchId: id, lines, firstTs, lastTs } };
 }
 
-/** The event's fields as TSV cells by field number; unset optional fields stay null. */
+/**
+ * The event's fields by field number: strings as read (escaped when written),
+ * everything else as its TSV cell; unset optional fields stay null.
+ */
 function readEvent(reader: protobuf.Reader, length: number): (string | null)[] {
   const end = reader.pos + length;
   const values = UNSET.slice();
+  let maps: Map<number, Map<string, string>> | undefined;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    const spec = FIELDS[tag >>> 3];
+    const id = tag >>> 3;
+    const spec = FIELDS[id];
     if (!spec) {
       reader.skipType(tag & 7);
       continue;
     }
-    values[tag >>> 3] = readValue(reader, spec.type);
+    if (spec.map) {
+      // One entry per occurrence; a repeated key keeps its last value, as protobuf says.
+      maps ??= new Map();
+      let entries = maps.get(id);
+      if (!entries) maps.set(id, (entries = new Map()));
+      readMapEntry(reader, reader.uint32(), entries);
+      continue;
+    }
+    values[id] = readValue(reader, spec.type);
   }
+  if (maps) for (const [id, entries] of maps) values[id] = mapCell(entries);
   return values;
+}
+
+/** A map<string, string> entry: key = 1, value = 2. */
+function readMapEntry(reader: protobuf.Reader, length: number, into: Map<string, string>): void {
+  const end = reader.pos + length;
+  let key = '';
+  let value = '';
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag === 0x0a) key = reader.string();
+    else if (tag === 0x12) value = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  into.set(key, value);
+}
+
+/** ClickHouse's text form of a Map: {'key':'value',...}, strings quoted. */
+function mapCell(entries: Map<string, string>): string {
+  let cell = '{';
+  for (const [key, value] of entries) {
+    cell += `${cell.length > 1 ? ',' : ''}${quote(key)}:${quote(value)}`;
+  }
+  return `${cell}}`;
+}
+
+/** ClickHouse's text form of an Array(String): ['a','b']. */
+function arrayCell(items: readonly string[]): string {
+  if (items.length === 0) return '[]';
+  let cell = '[';
+  for (const item of items) cell += `${cell.length > 1 ? ',' : ''}${quote(item)}`;
+  return `${cell}]`;
+}
+
+/**
+ * A string inside a Map or Array cell: quoted, with backslash escapes for the
+ * quote, the backslash and the bytes that would break the TSV row.
+ */
+function quote(text: string): string {
+  return /[\\'\t\n\r]/.test(text)
+    ? `'${text.replace(/[\\'\t\n\r]/g, (c) => QUOTED[c]!)}'`
+    : `'${text}'`;
+}
+
+const QUOTED: Record<string, string> = {
+  '\\': '\\\\',
+  "'": "\\'",
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+};
+
+/** The ten end cells of a valid event, named by `nameEnds`. */
+function endCells(nameEnds: NameFlowEnds, v: (string | null)[]): string {
+  const ts = v[ID.ts_unix_ns!]!;
+  const event: FlowEvent = {
+    // "seconds.nanoseconds" with nine digits after the point: the ns without it.
+    ts_unix_ns: ts.slice(0, -10) + ts.slice(-9),
+    local_addr: v[ID.local_addr!]!,
+    local_port: Number(v[ID.local_port!]),
+    remote_addr: v[ID.remote_addr!]!,
+    remote_port: Number(v[ID.remote_port!]),
+    pod_name: v[ID.pod_name!]!,
+    pod_namespace: v[ID.pod_namespace!]!,
+    workload: v[ID.workload!]!,
+  };
+  let ends;
+  try {
+    ends = nameEnds(event);
+  } catch {
+    // Naming is a convenience: a failure of it must not cost the row.
+    return UNNAMED_CELLS;
+  }
+  return `${endCellsOf(ends.local)}\t${endCellsOf(ends.remote)}`;
+}
+
+function endCellsOf(end: FlowEnd): string {
+  return `${escape(end.kind)}\t${escape(end.namespace)}\t${escape(end.name)}\t${escape(end.workload)}\t${arrayCell(end.services)}`;
 }
 
 function readValue(reader: protobuf.Reader, type: string): string {
@@ -158,7 +278,7 @@ function readValue(reader: protobuf.Reader, type: string): string {
     case 'double':
       return String(reader.double());
     default:
-      return escape(reader.string());
+      return reader.string();
   }
 }
 
@@ -173,6 +293,7 @@ function uint64Text(value: protobuf.Long): string {
 }
 
 function zero(spec: FieldSpec): string {
+  if (spec.map) return '{}';
   if (spec.type === 'string') return '';
   if (spec.type === 'bool') return 'false';
   return '0';

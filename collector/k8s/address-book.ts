@@ -27,10 +27,22 @@ export interface SeenMapping extends AddressMapping {
   lastSeen: number;
   /** When the API said it is gone; absent while it holds. */
   ended?: number;
+  /**
+   * Found in the API's first list: it held before firstSeen too, since when
+   * nobody told us. A reset from before the collector started is named by it.
+   */
+  listed?: boolean;
 }
 
 /** How long an ended mapping is kept for late events. */
 export const DEFAULT_ENDED_RETENTION_MS = 3_600_000;
+
+/**
+ * A mapping the watch reported is taken to hold this long before we saw it:
+ * the watch event reaches us a little after the pod got its IP, and agents'
+ * clocks are not ours. Only when nothing held at the time for certain.
+ */
+export const START_GRACE_MS = 30_000;
 
 function identity(m: AddressMapping): string {
   return [
@@ -53,8 +65,12 @@ interface Live {
 export class AddressBook {
   private readonly live = new Map<string, Live>();
   private readonly byAddress = new Map<string, Set<string>>();
+  /** Ended mappings in the order they ended, and the same by address for lookups. */
   private ended: SeenMapping[] = [];
+  private readonly endedByAddress = new Map<string, SeenMapping[]>();
   private readonly bySource = new Map<string, Set<string>>();
+  /** While true, what is set comes from the API's first list (see SeenMapping.listed). */
+  private listing = true;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -77,7 +93,12 @@ export class AddressBook {
         continue;
       }
       this.live.set(id, {
-        mapping: { ...mapping, firstSeen: now, lastSeen: now },
+        mapping: {
+          ...mapping,
+          firstSeen: now,
+          lastSeen: now,
+          ...(this.listing ? { listed: true } : {}),
+        },
         sources: new Set([source]),
       });
       let ids = this.byAddress.get(mapping.address);
@@ -96,18 +117,37 @@ export class AddressBook {
     this.set(source, []);
   }
 
+  /** The first list is complete: what is set from now on started when we saw it. */
+  listed(): void {
+    this.listing = false;
+  }
+
   /** The mappings of `address` that hold now. */
   current(address: string): SeenMapping[] {
     return [...(this.byAddress.get(address) ?? [])].map((id) => this.live.get(id)!.mapping);
   }
 
-  /** The mappings of `address` that held at `time`, ended ones included. */
+  /**
+   * The mappings of `address` that held at `time`, ended ones included: those
+   * certain to have held first, then those seen within START_GRACE_MS after it.
+   */
   at(address: string, time: number): SeenMapping[] {
-    const now = this.current(address).filter((m) => m.firstSeen <= time);
-    const past = this.ended.filter(
-      (m) => m.address === address && m.firstSeen <= time && time <= m.ended!,
-    );
-    return [...now, ...past];
+    const held = (m: SeenMapping) =>
+      (m.listed || m.firstSeen <= time) && (m.ended === undefined || time <= m.ended);
+    const ids = this.byAddress.get(address);
+    const past = this.endedByAddress.get(address);
+    const found: SeenMapping[] = [];
+    const soon: SeenMapping[] = [];
+    for (const id of ids ?? []) {
+      const m = this.live.get(id)!.mapping;
+      if (held(m)) found.push(m);
+      else if (m.firstSeen - START_GRACE_MS <= time) soon.push(m);
+    }
+    for (const m of past ?? []) {
+      if (held(m)) found.push(m);
+      else if (m.firstSeen - START_GRACE_MS <= time && time <= m.ended!) soon.push(m);
+    }
+    return found.length > 0 ? found : soon;
   }
 
   /** Every mapping, live and recently ended: what the storage step will write. */
@@ -124,12 +164,24 @@ export class AddressBook {
     const ids = this.byAddress.get(held.mapping.address)!;
     ids.delete(id);
     if (ids.size === 0) this.byAddress.delete(held.mapping.address);
-    this.ended.push({ ...held.mapping, lastSeen: now, ended: now });
+    const ended = { ...held.mapping, lastSeen: now, ended: now };
+    this.ended.push(ended);
+    let past = this.endedByAddress.get(ended.address);
+    if (!past) this.endedByAddress.set(ended.address, (past = []));
+    past.push(ended);
   }
 
   private prune(now: number): void {
-    if (this.ended.length > 0 && this.ended[0]!.ended! < now - this.retentionMs) {
-      this.ended = this.ended.filter((m) => m.ended! >= now - this.retentionMs);
+    const oldest = now - this.retentionMs;
+    if (this.ended.length === 0 || this.ended[0]!.ended! >= oldest) return;
+    // Ended in time order: the expired ones are a prefix.
+    const kept = this.ended.findIndex((m) => m.ended! >= oldest);
+    const expired = kept < 0 ? this.ended : this.ended.slice(0, kept);
+    this.ended = kept < 0 ? [] : this.ended.slice(kept);
+    for (const m of expired) {
+      const past = this.endedByAddress.get(m.address)!.filter((p) => p !== m);
+      if (past.length > 0) this.endedByAddress.set(m.address, past);
+      else this.endedByAddress.delete(m.address);
     }
   }
 }

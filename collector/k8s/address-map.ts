@@ -88,6 +88,8 @@ export class AddressMap {
       follow<EndpointSlice>('EndpointSlice', ENDPOINT_SLICES, endpointSliceAddresses),
       follow<KubeNode>('Node', NODES, nodeAddresses),
     ];
+    // Until every kind is listed, what the book learns held before we saw it.
+    void this.synced.then(() => this.book.listed());
   }
 
   /** Resolves once every kind has been listed once. */

@@ -1,10 +1,12 @@
 export { AddressMap } from './address-map.js';
 export type { AddressMapOptions } from './address-map.js';
-export { AddressBook, DEFAULT_ENDED_RETENTION_MS } from './address-book.js';
+export { AddressBook, DEFAULT_ENDED_RETENTION_MS, START_GRACE_MS } from './address-book.js';
 export type { AddressMapping, MappingKind, SeenMapping } from './address-book.js';
 export { canonicalAddress } from './address-text.js';
 export { attribute } from './attribution.js';
 export type { Attribution } from './attribution.js';
+export { FlowEndNamer, unnamed } from './flow-ends.js';
+export type { FlowEnds, FlowEvent, NameFlowEnds } from './flow-ends.js';
 export {
   INVENTORY_KINDS,
   Inventory,

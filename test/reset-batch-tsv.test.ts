@@ -1,0 +1,264 @@
+// The collector's hot path, protobuf → TSV → ClickHouse, on a real embedded
+// ClickHouse (chDB): every wire field comes back as it was sent, the pod's
+// labels (a protobuf map) included, with the bytes that break a TSV row or a
+// quoted string in them; both ends by name are empty cells without a namer.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Ingester } from '../collector/ingest/ingester.js';
+import type { InboundMessage } from '../collector/ingest/ingester.js';
+import {
+  FLOW_END_COLUMNS,
+  RESET_TSV_COLUMNS,
+  readResetBatchTsv,
+} from '../collector/ingest/reset-batch-tsv.js';
+import type { Storage } from '../collector/storage/storage.js';
+import { RESETS } from '../collector/storage/tables.js';
+import { messageType } from '../proto/codec.js';
+import { resetBatchCodec } from '../proto/index.js';
+import type { WireResetEvent } from '../proto/index.js';
+import { resetsSubject } from '../proto/nats-topology.js';
+import { openEmbeddedStorage } from './lab/embedded-storage.js';
+
+const TRICKY = 'tab\there, line\nbreak\r, back\\slash, \'quote\', "dq", {brace}:[x], ü';
+
+/** Every wire field set to a value other than its default. */
+const EVERY_FIELD: WireResetEvent = {
+  ts_unix_ns: '1779450000123456789',
+  direction: 'received',
+  reason: 'NOT_SPECIFIED',
+  accepted: true,
+  drop_reason: 'TCP_RFC7323_PAWS',
+  state: 'ESTABLISHED',
+  prev_state: 'SYN_RECV',
+  family: 'ipv4',
+  local_addr: '10.244.1.12',
+  local_port: 8080,
+  remote_addr: '10.96.12.34',
+  remote_port: 43122,
+  netns: 4026532001,
+  sock_cookie: '18446744073709551615',
+  cgroup_id: '9007199254740993',
+  pid: 4242,
+  tid: 4243,
+  comm: TRICKY,
+  pid_source: 'owner',
+  bytes_acked: '9007199254740992',
+  bytes_received: '123456789012',
+  segs_in: 11,
+  segs_out: 12,
+  total_retrans: 3,
+  srtt_us: 250,
+  snd_una: 4294967295,
+  snd_nxt: 1000,
+  rcv_nxt: 2000,
+  isn_local: 3000,
+  isn_remote: 4000,
+  isn_exact: true,
+  unread_bytes: 17,
+  unsent_bytes: 18,
+  linger_on: true,
+  linger_s: 5,
+  last_sent_ms: 350001,
+  last_recv_ms: 350002,
+  conn_age_ms: 1234.5,
+  trigger_flags: 'ACK|PSH',
+  trigger_seq: 5000,
+  trigger_ack: 6000,
+  rst_ttl: 255,
+  rst_ip_id: 65535,
+  rst_seq: 7000,
+  rst_ack: 8000,
+  rst_window: 512,
+  peer_ttl: 63,
+  survived_idle_ms: 2999,
+  pod_uid: '3f1c2a7e-9b4d-4e21-8c55-0a9d6b7e1f23',
+  pod_name: 'checkout-7d9f8b6c5d-x2x7q',
+  pod_namespace: 'shop',
+  container_name: TRICKY,
+  container_id: '4b1e9c0d'.repeat(8),
+  workload: 'Deployment/checkout',
+  pod_labels: {
+    app: 'checkout',
+    'pod-template-hash': '7d9f8b6c5d',
+    [TRICKY]: TRICKY,
+    empty: '',
+    "it's": 'a\\b',
+  },
+  pod_source: 'cgroup',
+};
+
+let dir: string;
+let storage: Storage;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rstscope-batch-tsv-'));
+  storage = await openEmbeddedStorage(dir);
+});
+
+afterAll(async () => {
+  await storage?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function batchBytes(seq: number, events: WireResetEvent[]): Uint8Array {
+  return resetBatchCodec.encode({
+    host: 'tsv-host',
+    boot_id: 'boot',
+    run_id: '1',
+    seq: String(seq),
+    events,
+  });
+}
+
+async function ingest(seq: number, events: WireResetEvent[]): Promise<void> {
+  const message: InboundMessage = {
+    streamSeq: seq,
+    subject: resetsSubject('tsv-host'),
+    data: batchBytes(seq, events),
+    redelivered: false,
+    ack: () => {},
+    nak: () => {
+      throw new Error('the insert failed');
+    },
+    working: () => {},
+  };
+  const ingester = new Ingester(
+    storage,
+    { put: () => Promise.reject(new Error('nothing should be refused')) },
+    { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
+    1 << 20,
+    pino({ level: 'silent' }),
+  );
+  await ingester.add(message);
+  await ingester.close();
+}
+
+/** A stored row in the wire event's form: ClickHouse's text forms turned back. */
+function asWireEvent(row: Record<string, unknown>): Record<string, unknown> {
+  const event: Record<string, unknown> = {};
+  for (const field of messageType('rstscope.v1.ResetEvent').fieldsArray) {
+    if (field.name === 'ts_unix_ns') continue;
+    const value = row[field.name];
+    if (value === null) continue;
+    event[field.name] = value;
+  }
+  // "YYYY-MM-DD hh:mm:ss.nnnnnnnnn" in UTC → nanoseconds.
+  const [seconds = '', nanos = ''] = (row.ts as string).split('.');
+  event.ts_unix_ns = `${BigInt(Date.parse(`${seconds.replace(' ', 'T')}Z`) / 1000) * 1_000_000_000n + BigInt(nanos)}`;
+  event.local_addr = (row.local_addr as string).replace(/^::ffff:/, '');
+  event.remote_addr = (row.remote_addr as string).replace(/^::ffff:/, '');
+  return event;
+}
+
+describe('a reset batch read into TSV', () => {
+  it('names every column of resets: the wire fields, both ends, the batch identity', () => {
+    const stored = RESETS.columns.map((c) => c.name).filter((n) => n !== 'inserted_at');
+    expect([...RESET_TSV_COLUMNS].sort()).toEqual([...stored].sort());
+    expect(FLOW_END_COLUMNS).toEqual([
+      'local_kind',
+      'local_namespace',
+      'local_name',
+      'local_workload',
+      'local_services',
+      'remote_kind',
+      'remote_namespace',
+      'remote_name',
+      'remote_workload',
+      'remote_services',
+    ]);
+  });
+
+  it('the test event sets every wire field, so a new field cannot go untested', () => {
+    const defaults = resetBatchCodec.decode(batchBytes(1, [{} as WireResetEvent])).events[0]!;
+    for (const field of messageType('rstscope.v1.ResetEvent').fieldsArray) {
+      const name = field.name as keyof WireResetEvent;
+      expect(EVERY_FIELD[name], name).not.toEqual(defaults[name]);
+      expect(EVERY_FIELD[name], name).not.toBeUndefined();
+    }
+  });
+
+  it('stores every wire field as it was sent, labels with tabs, newlines, quotes and backslashes included', async () => {
+    const minimal = { ...EVERY_FIELD, pod_labels: {}, comm: 'plain' } as WireResetEvent;
+    for (const key of [
+      'drop_reason',
+      'last_sent_ms',
+      'conn_age_ms',
+      'trigger_flags',
+      'rst_ttl',
+      'survived_idle_ms',
+    ] as const) {
+      delete minimal[key];
+    }
+    await ingest(1, [EVERY_FIELD, minimal]);
+    const rows = await storage.query(
+      "SELECT * FROM resets WHERE batch_id = 'tsv-host/boot/1/1' ORDER BY batch_index",
+    );
+    expect(rows).toHaveLength(2);
+    // The codec's reading of the very bytes sent: 64-bit integers as text, maps as objects.
+    const sent = resetBatchCodec.decode(batchBytes(1, [EVERY_FIELD, minimal])).events;
+    expect(asWireEvent(rows[0]!)).toEqual({ ...sent[0] });
+    expect(asWireEvent(rows[1]!)).toEqual({ ...sent[1] });
+    expect(rows[0]!.pod_labels).toEqual(EVERY_FIELD.pod_labels);
+    expect(rows[1]!.pod_labels).toEqual({});
+    // No namer: both ends are empty, not absent.
+    for (const row of rows) {
+      expect(Object.fromEntries(FLOW_END_COLUMNS.map((c) => [c, row[c]]))).toEqual({
+        local_kind: '',
+        local_namespace: '',
+        local_name: '',
+        local_workload: '',
+        local_services: [],
+        remote_kind: '',
+        remote_namespace: '',
+        remote_name: '',
+        remote_workload: '',
+        remote_services: [],
+      });
+    }
+  });
+
+  it('a repeated map key keeps its last value, as protobuf says', async () => {
+    // Two encodings of one label concatenated: field 55, entries "k"→"first" then "k"→"last".
+    const entry = (value: string) => {
+      const key = Buffer.from([0x0a, 1, 0x6b]);
+      const val = Buffer.concat([Buffer.from([0x12, value.length]), Buffer.from(value)]);
+      const body = Buffer.concat([key, val]);
+      return Buffer.concat([Buffer.from([0xba, 0x03, body.length]), body]);
+    };
+    const EVENT = messageType('rstscope.v1.ResetEvent');
+    const withEntries = Buffer.concat([
+      EVENT.encode(EVENT.fromObject({ ...EVERY_FIELD, pod_labels: {} })).finish(),
+      entry('first'),
+      entry('last'),
+    ]);
+    const header = Buffer.from(
+      resetBatchCodec.encode({
+        host: 'tsv-host',
+        boot_id: 'boot',
+        run_id: '1',
+        seq: '2',
+        events: [],
+      }),
+    );
+    const length = Buffer.from(varint(withEntries.length));
+    const bytes = Buffer.concat([header, Buffer.from([0x2a]), length, withEntries]);
+    const read = readResetBatchTsv(bytes);
+    expect(read.ok).toBe(true);
+    if (!read.ok) return;
+    const cells = read.batch.lines[0]!.split('\t');
+    expect(cells[RESET_TSV_COLUMNS.indexOf('pod_labels')]).toBe("{'k':'last'}");
+  });
+});
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
