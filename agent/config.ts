@@ -1,7 +1,10 @@
 // The agent's settings: one type, a documented default on every field, and
 // one loader that validates flags and environment.
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { KubeConfig } from '../k8s/index.js';
+import { KUBE_OPTIONS, KUBE_USAGE, kubeConfigFromFlags } from '../k8s/kube-flags.js';
 import { NATS_URL_FORM, splitNatsServers } from '../proto/nats-topology.js';
 import { AgentConfigError } from './errors.js';
 import { DEFAULT_BATCH_MAX_DELAY_MS } from './publish/batch-builder.js';
@@ -10,6 +13,9 @@ import { repoRoot } from './repo-root.js';
 
 export const DEFAULT_RINGBUF_MB = 8;
 export const DEFAULT_LOADER_PATH = join(repoRoot(), 'build', 'rstscope-loader');
+
+// A DNS subdomain (RFC 1123), as Kubernetes requires of node names.
+const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export interface AgentConfig {
   /** One JSON object per reset on stdout (default: one readable line). */
@@ -32,11 +38,22 @@ export interface AgentConfig {
   bufferBytes: number;
   /** Longest a reset waits in a partial batch, ms (default 200). */
   batchDelayMs: number;
+  /**
+   * The Kubernetes API that names pods (default: in a pod its service account,
+   * else none; --kube, --kube-api). Undefined: resets carry no pod names.
+   */
+  kube: KubeConfig | undefined;
+  /** This node as the API names it (default $NODE_NAME, else the host name in lower case). */
+  nodeName: string;
+  /** The host's cgroup v2 mount (default: this process's cgroup2 mount, found in mountinfo). */
+  cgroupRoot: string | undefined;
 }
 
 export const AGENT_USAGE = `usage: rstscope agent [--json] [--netns NAME|PATH|INODE]... [--host NAME]
                       [--ringbuf-mb N] [--duration SECONDS]
                       [--nats URL[,URL]] [--buffer-kb N] [--batch-delay-ms N]
+                      [--kube auto|on|off] [--kube-api URL] [--node-name NAME]
+                      [--cgroup-root PATH]
 
 Captures every TCP reset this host's kernel sends or receives: printed, or with
 --nats published to JetStream (rstscope.v1.resets.<host>) for the collector.
@@ -49,7 +66,12 @@ Captures every TCP reset this host's kernel sends or receives: printed, or with
   --host NAME       host name in the records (default: $NODE_NAME or the host name)
   --ringbuf-mb N    kernel ring buffer in MiB, power of two (default ${DEFAULT_RINGBUF_MB})
   --duration S      stop after S seconds (default: until Ctrl-C)
-  --assume-no-reason  report reasons as UNKNOWN, as an older kernel would (testing)`;
+  --assume-no-reason  report reasons as UNKNOWN, as an older kernel would (testing)
+Kubernetes (each reset named with its pod, container and workload):
+${KUBE_USAGE}
+  --node-name NAME         this node as the API names it (default: $NODE_NAME or the host name)
+  --cgroup-root PATH       the host's cgroup v2 mount (default: this process's; in a pod
+                           mount the host's /sys/fs/cgroup read-only and name it here)`;
 
 export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig {
   let values;
@@ -66,6 +88,9 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
         nats: { type: 'string' },
         'buffer-kb': { type: 'string', default: String(DEFAULT_OUTBOX_MAX_BYTES / 1024) },
         'batch-delay-ms': { type: 'string', default: String(DEFAULT_BATCH_MAX_DELAY_MS) },
+        ...KUBE_OPTIONS,
+        'node-name': { type: 'string' },
+        'cgroup-root': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -108,7 +133,28 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
   if (!Number.isInteger(batchDelayMs) || batchDelayMs < 1 || batchDelayMs > 60_000) {
     throw new AgentConfigError(`--batch-delay-ms ${values['batch-delay-ms']}: expected 1 to 60000`);
   }
+  let kube: KubeConfig | undefined;
+  try {
+    kube = kubeConfigFromFlags(values, env);
+  } catch (err) {
+    throw new AgentConfigError((err as Error).message, { cause: err });
+  }
+  const nodeName = values['node-name'] ?? env.NODE_NAME ?? hostname().toLowerCase();
+  if (!NODE_NAME.test(nodeName) || nodeName.length > 253) {
+    throw new AgentConfigError(
+      `--node-name ${nodeName}: expected a Kubernetes node name (lower-case letters, digits, - and .)`,
+    );
+  }
+  const cgroupRoot = values['cgroup-root'];
+  if (cgroupRoot !== undefined && !cgroupRoot.startsWith('/')) {
+    throw new AgentConfigError(
+      `--cgroup-root ${cgroupRoot}: expected an absolute path (the host's cgroup v2 mount)`,
+    );
+  }
   return {
+    kube,
+    nodeName,
+    cgroupRoot,
     nats,
     bufferBytes: bufferKb * 1024,
     batchDelayMs,

@@ -10,7 +10,13 @@ function endpoint(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-/** One readable line: time, namespace, direction, tuple, reason, state, process, cause. */
+/** namespace/pod (container), when the agent named the pod; '' otherwise. */
+function podOf(e: ResetEvent): string {
+  if (!e.pod_name) return e.pod_uid ? ` pod:${e.pod_uid}` : '';
+  return ` ${e.pod_namespace}/${e.pod_name}${e.container_name ? ` (${e.container_name})` : ''}`;
+}
+
+/** One readable line: time, namespace, pod, direction, tuple, reason, state, process, cause. */
 export function formatResetLine(e: ResetEvent, netnsName: string | undefined): string {
   const time = e.ts.slice(11, 26);
   const arrow = e.direction === 'sent' ? '->' : '<-';
@@ -19,7 +25,7 @@ export function formatResetLine(e: ResetEvent, netnsName: string | undefined): s
   const states = e.sock_cookie === '0' ? 'no-socket' : `${e.prev_state}>${e.state}`;
   const ttl = e.rst_ttl !== null ? ` ttl=${e.rst_ttl}${e.peer_ttl ? `/${e.peer_ttl}` : ''}` : '';
   return (
-    `${time} ${netnsName ?? e.netns} ${e.direction.padEnd(8)} ` +
+    `${time} ${netnsName ?? e.netns}${podOf(e)} ${e.direction.padEnd(8)} ` +
     `${endpoint(e.local_addr, e.local_port)} ${arrow} ${endpoint(e.remote_addr, e.remote_port)} ` +
     `${what} ${states}${ttl}${proc}: ${likelyCause(e)}`
   );

@@ -72,10 +72,38 @@ export interface ResetEvent {
   rst_window: number | null;
   /** TTL (hop limit) of the peer's last ordinary segment on this socket. */
   peer_ttl: number | null;
+  // The pod behind the local end, in Kubernetes (`rstscope agent --kube`).
+  // Present, all eight, only when the agent named one: absent is unknown.
+  pod_uid?: string;
+  pod_name?: string;
+  pod_namespace?: string;
+  container_name?: string;
+  /** The runtime's container id, without its containerd:// or cri-o:// scheme. */
+  container_id?: string;
+  /** Kind/name of the owning workload (Deployment/checkout); Pod/<name> for a bare pod. */
+  workload?: string;
+  pod_labels?: Record<string, string>;
+  /** How the pod was found: 'cgroup' (the socket's or process's cgroup) or 'address' (local_addr is its IP). */
+  pod_source?: string;
 }
 
 /** The printed form of a decoded wire event; host and boot id travel per batch on the wire. */
 export function toResetEvent(e: WireResetEvent, host: string, bootId: string): ResetEvent {
+  const event = printedFields(e, host, bootId);
+  if (e.pod_source !== '') {
+    event.pod_uid = e.pod_uid;
+    event.pod_name = e.pod_name;
+    event.pod_namespace = e.pod_namespace;
+    event.container_name = e.container_name;
+    event.container_id = e.container_id;
+    event.workload = e.workload;
+    event.pod_labels = e.pod_labels;
+    event.pod_source = e.pod_source;
+  }
+  return event;
+}
+
+function printedFields(e: WireResetEvent, host: string, bootId: string): ResetEvent {
   return {
     ts: formatTimestamp(BigInt(e.ts_unix_ns)),
     host,

@@ -1,4 +1,4 @@
-// `rstscope agent`: config → checks → loader → print or publish every reset → counters.
+// `rstscope agent`: config → checks → loader → (name pods) → print or publish every reset → counters.
 import { pino } from 'pino';
 import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
 import { agentVersion } from './agent-version.js';
@@ -8,6 +8,8 @@ import { decodeWireRecords } from './event-decoder.js';
 import type { DecodeContext } from './event-decoder.js';
 import { countersJson, countersTable, formatResetLine } from './format.js';
 import { readHostIdentity } from './host-identity.js';
+import type { AttributionStep } from './k8s/attribution-step.js';
+import { KubeNaming } from './k8s/kube-naming.js';
 import { LoaderProcess } from './loader-process.js';
 import { netnsNames, resolveNetns } from './netns.js';
 import { AgentPublishing } from './publish/agent-publishing.js';
@@ -19,6 +21,15 @@ import type { WireResetEvent } from '../proto/index.js';
 export async function runAgent(config: AgentConfig): Promise<number> {
   const log = pino({ name: 'rstscope-agent' }, pino.destination(2));
   assertCapabilities();
+  // Before the loader: a --cgroup-root that is no cgroup v2 mount fails here, as a config error.
+  const naming = config.kube
+    ? await KubeNaming.start({
+        kube: config.kube,
+        nodeName: config.nodeName,
+        cgroupRoot: config.cgroupRoot,
+        log,
+      })
+    : undefined;
   const runId = String(Date.now());
   const netnsInodes = config.netns.map(resolveNetns);
   const identity = readHostIdentity(config.host);
@@ -30,6 +41,14 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   // Set once the loader's hello names the kernel's enums; no batch comes earlier.
   const decode: { ctx?: DecodeContext; publisher?: AgentPublishing } = {};
   let crashed = false;
+  const pass = (events: WireResetEvent[]) => {
+    decode.publisher?.accept(events);
+    if (printing) print(events);
+  };
+  const step: AttributionStep | undefined = naming?.step({
+    deliver: pass,
+    error: (err) => log.error({ err }, 'passing on a named batch failed'),
+  });
 
   const loader = new LoaderProcess(
     {
@@ -43,8 +62,8 @@ export async function runAgent(config: AgentConfig): Promise<number> {
         if (!decode.ctx) return;
         const events = decodeWireRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx);
         delivered += events.length;
-        decode.publisher?.accept(events);
-        if (printing) print(events);
+        if (step) step.accept(events);
+        else pass(events);
       },
       onCounters(counters) {
         decode.publisher?.updateKernelCounters(counters);
@@ -114,6 +133,9 @@ export async function runAgent(config: AgentConfig): Promise<number> {
       features: hello.features,
       netns: netnsInodes,
       nats: config.nats,
+      kubeApi: config.kube?.server.origin,
+      node: config.kube ? config.nodeName : undefined,
+      cgroupRoot: naming?.cgroups?.root,
     },
     `capturing resets on ${scope}`,
   );
@@ -136,6 +158,9 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   clearTimeout(timer);
 
   const counters = await loader.stop();
+  // Batches still waiting for a cgroup walk go out before publishing stops.
+  await step?.flushed();
+  await naming?.stop();
   let publish: AgentTotals | undefined;
   if (decode.publisher) {
     if (counters) decode.publisher.updateKernelCounters(counters);

@@ -111,6 +111,42 @@ export class CgroupIndex {
     return path;
   }
 
+  /**
+   * Like resolve(), but when walks are rate-limited it waits for the next one
+   * allowed instead of answering a miss: for a cgroup made since the last walk
+   * (a pod that just started) that is at most the rewalk interval plus a walk.
+   * Never rejects.
+   */
+  async resolveNext(cgroupId: string | bigint): Promise<string | undefined> {
+    const key = String(cgroupId);
+    // Twice at most: a walk already under way may have read the parent
+    // directory before the cgroup was made; one begun after it cannot miss it.
+    for (let walks = 0; walks < 2;) {
+      if (this.lookup(key) !== undefined || this.gone.has(key)) break;
+      this.wanted.add(key);
+      if (!this.walking) {
+        const wait = this.lastWalkAt + this.rewalkIntervalMs - performance.now();
+        if (wait > 0) {
+          // Timers round down to whole milliseconds: round up, or wake too early.
+          await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+          // Another caller's walk may have run meanwhile, and found it.
+          continue;
+        }
+      }
+      await this.rewalk();
+      walks++;
+    }
+    const path = this.lookup(key);
+    if (path === undefined) this.counts.misses++;
+    else this.counts.hits++;
+    return path;
+  }
+
+  /** True when a walk begun after `cgroupId` was asked for did not find it: its cgroup was removed. */
+  isGone(cgroupId: string | bigint): boolean {
+    return this.gone.has(String(cgroupId));
+  }
+
   /** Walks the hierarchy now (joining a walk under way); never rejects. */
   rewalk(): Promise<void> {
     this.walking ??= this.walk().finally(() => {

@@ -20,6 +20,8 @@ export interface PodInfo {
   workload: Workload;
   /** Runtime ids without their scheme (containerd://, cri-o://), as cgroup paths carry them. */
   containerIds: string[];
+  /** Container name (spec.containers[].name) by runtime id, for every id in containerIds. */
+  containerNames: Record<string, string>;
   podIps: string[];
   hostNetwork: boolean;
   qosClass?: string;
@@ -37,6 +39,8 @@ export interface PodCacheOptions extends Pick<
 export class PodCache {
   private readonly byUidMap = new Map<string, PodInfo>();
   private readonly byContainer = new Map<string, PodInfo>();
+  // Only pods with their own network namespace: a hostNetwork pod's IP is the node's.
+  private readonly byIp = new Map<string, PodInfo>();
   private readonly reflector: Reflector<Pod>;
 
   constructor(
@@ -77,6 +81,11 @@ export class PodCache {
     return this.byContainer.get(id);
   }
 
+  /** The non-hostNetwork pod of this node that has `ip` (as the agent formats addresses). */
+  byPodIp(ip: string): PodInfo | undefined {
+    return this.byIp.get(ip);
+  }
+
   pods(): PodInfo[] {
     return [...this.byUidMap.values()];
   }
@@ -89,6 +98,7 @@ export class PodCache {
     this.drop(info.uid);
     this.byUidMap.set(info.uid, info);
     for (const id of info.containerIds) this.byContainer.set(id, info);
+    if (!info.hostNetwork) for (const ip of info.podIps) this.byIp.set(ip, info);
   }
 
   private drop(uid: string): void {
@@ -96,6 +106,8 @@ export class PodCache {
     if (!old) return;
     this.byUidMap.delete(uid);
     for (const id of old.containerIds) this.byContainer.delete(id);
+    // A finished pod's IP may already be a newer pod's: only forget it while it is this one's.
+    for (const ip of old.podIps) if (this.byIp.get(ip) === old) this.byIp.delete(ip);
   }
 }
 
@@ -106,6 +118,14 @@ async function podInfo(pod: Pod, owners: OwnerLookup): Promise<PodInfo> {
     ...(status.containerStatuses ?? []),
     ...(status.ephemeralContainerStatuses ?? []),
   ];
+  const containerNames: Record<string, string> = {};
+  const containerIds: string[] = [];
+  for (const c of containers) {
+    if (!c.containerID) continue;
+    const id = stripScheme(c.containerID);
+    containerIds.push(id);
+    containerNames[id] = c.name;
+  }
   const info: PodInfo = {
     uid: pod.metadata.uid,
     name: pod.metadata.name,
@@ -113,8 +133,11 @@ async function podInfo(pod: Pod, owners: OwnerLookup): Promise<PodInfo> {
     node: pod.spec?.nodeName ?? '',
     labels: pod.metadata.labels ?? {},
     workload: await workloadOf(pod, owners),
-    containerIds: containers.flatMap((c) => (c.containerID ? [stripScheme(c.containerID)] : [])),
-    podIps: status.podIPs?.map((p) => p.ip) ?? (status.podIP ? [status.podIP] : []),
+    containerIds,
+    containerNames,
+    podIps: (status.podIPs?.map((p) => p.ip) ?? (status.podIP ? [status.podIP] : [])).map(
+      canonicalIp,
+    ),
     hostNetwork: pod.spec?.hostNetwork === true,
   };
   if (status.qosClass) info.qosClass = status.qosClass;
@@ -125,4 +148,18 @@ async function podInfo(pod: Pod, owners: OwnerLookup): Promise<PodInfo> {
 function stripScheme(containerId: string): string {
   const at = containerId.indexOf('://');
   return at < 0 ? containerId : containerId.slice(at + 3);
+}
+
+/**
+ * The API writes IPv6 as Go's net.IP prints it, which is RFC 5952 like the
+ * agent's own formatAddress; parsing through WHATWG URL guards against any
+ * other spelling so that an address lookup compares like with like.
+ */
+function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip;
+  }
 }
