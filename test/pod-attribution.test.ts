@@ -4,6 +4,7 @@
 // pods from a DOUBLE of the Kubernetes API server (test/lab/kube-api-double.ts)
 // serving recorded lists (test/golden/kube/pods.json, pods-lab.json): recorded
 // responses, not a cluster; none can run on these machines. Root needed.
+import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCgroupV2Root, localCgroupV2Root } from '../agent/k8s/cgroup-mount.js';
 import type { ResetEvent } from '../agent/reset-event.js';
 import { Actor } from './lab/actor.js';
-import { AgentRunner } from './lab/agent-runner.js';
+import { AgentRunner, RSTSCOPE_BIN } from './lab/agent-runner.js';
 import { actorInCgroup } from './lab/cgroup-actor.js';
 import { freePort } from './lab/free-port.js';
 import { KubeApiDouble } from './lab/kube-api-double.js';
@@ -89,12 +90,11 @@ function labFixture() {
   return state;
 }
 
-function agentArgs(lab: Lab, kubeApi: string, extra: string[] = []): string[] {
+function agentArgs(lab: Lab, kubeApi: string, cgroupRoot = mount): string[] {
   return [
     ...lab.namespaces().flatMap((ns) => ['--netns', ns]),
     ...['--kube-api', kubeApi, '--kube-token-file', tokenFile],
-    ...['--node-name', 'node-a', '--cgroup-root', mount],
-    ...extra,
+    ...['--node-name', 'node-a', '--cgroup-root', cgroupRoot],
   ];
 }
 
@@ -269,6 +269,25 @@ describe('an agent whose Kubernetes API cannot help still captures every reset',
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`cannot reach the Kubernetes API at ${closed}: connection refused`);
     expect(lines[0]).toContain('resets go on without pod names, retrying');
+  });
+
+  it('a --cgroup-root that is no cgroup v2 mount stops the agent with one line and exit 2', () => {
+    const run = spawnSync(
+      RSTSCOPE_BIN,
+      ['agent', ...agentArgs(f.lab, 'http://127.0.0.1:1', tokenDir)],
+      {
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^rstscope agent: --cgroup-root: cgroup root ${tokenDir} is not a cgroup v2 mount`,
+        ),
+      ),
+    ]);
   });
 
   it('forbidden: events flow and one line names the RBAC rule to grant', async () => {
