@@ -95,7 +95,14 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     }
   }
 
-  const hello = await loader.start();
+  let hello;
+  try {
+    hello = await loader.start();
+  } catch (err) {
+    // The pod cache retries the API forever: left running, it would keep a failed agent alive.
+    await naming?.stop();
+    throw err;
+  }
   decode.ctx = {
     host: identity.host,
     bootId: identity.bootId,
