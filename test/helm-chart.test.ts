@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { validate as validateContainer } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Container';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { loadAgentConfig } from '../agent/config.js';
 import { repoRoot } from '../agent/repo-root.js';
 import { parseInventory } from '../collector/k8s/inventory.js';
 import { HelmHome, helmUnavailable } from './lab/helm.js';
@@ -29,7 +30,7 @@ const ATTRIBUTION_OFF = [
 
 interface Container {
   args: string[];
-  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
@@ -45,6 +46,25 @@ function containerOf(manifest: Manifest): Container {
 
 function volumesOf(manifest: Manifest): Volume[] {
   return (podSpecOf(manifest)!.volumes ?? []) as Volume[];
+}
+
+/**
+ * The arguments as kubelet passes them: $(VAR) replaced by the container's env, the
+ * downward API's node name given as `node`. Without the image's `agent`/`collector`.
+ */
+function kubeletArgs(
+  container: Container,
+  node: string,
+): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const env: NodeJS.ProcessEnv = {};
+  for (const e of container.env) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[e.name] = node;
+  }
+  const argv = container.args
+    .slice(1)
+    .map((a) => a.replace(/\$\(([A-Z_][A-Z0-9_]*)\)/g, (_, name: string) => env[name] ?? ''));
+  return { argv, env };
 }
 
 function podAnnotations(manifest: Manifest): Record<string, string> {
@@ -239,6 +259,33 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
     const volume = volumesOf(agent).find((v) => v.name === cgroup?.name);
     expect(volume?.hostPath?.path).toBe('/sys/fs/cgroup');
     expect(podSpecOf(agent)!.automountServiceAccountToken).toBe(true);
+  });
+
+  it("passes the agent only flags its own config accepts, naming this node and the host's cgroup tree", () => {
+    const on = kubeletArgs(
+      containerOf(only(manifests(template()), 'DaemonSet', '-agent')),
+      'node-a',
+    );
+    // No service account exists on this machine: the chart's flags with the API pointed at
+    // loopback, so that the rest of the config is still checked as the agent checks it.
+    const config = loadAgentConfig([...on.argv, '--kube-api=http://127.0.0.1:6443'], on.env);
+    expect(config.kube?.server.href).toBe('http://127.0.0.1:6443/');
+    expect(config.nodeName).toBe('node-a');
+    expect(config.host).toBe('node-a');
+    expect(config.cgroupRoot).toBe('/host/sys/fs/cgroup');
+    // In a pod --kube=on means the service account; outside one it fails, in one line.
+    expect(() => loadAgentConfig(on.argv, on.env)).toThrow(/not in a Kubernetes pod/);
+
+    const off = kubeletArgs(
+      containerOf(only(manifests(template(...ATTRIBUTION_OFF)), 'DaemonSet', '-agent')),
+      'node-a',
+    );
+    const offConfig = loadAgentConfig(off.argv, {
+      ...off.env,
+      KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    });
+    expect(offConfig.kube).toBeUndefined();
+    expect(offConfig.cgroupRoot).toBeUndefined();
   });
 
   it('gives the collector --kube=on and, with an inventory, --inventory on its ConfigMap mounted read-only', () => {
