@@ -27,6 +27,7 @@ import { listResets } from '../cli/query/resets-command.js';
 import { resetLine, skippedLine } from '../cli/query/reset-text.js';
 import { runSqlCommand } from '../cli/sql-command.js';
 import { NatsResetFeed } from '../collector/query/nats-reset-feed.js';
+import { unnamedEnd } from '../collector/query/reset-message.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
 import type { Storage } from '../collector/storage/storage.js';
@@ -301,6 +302,10 @@ describe('rstscope resets', () => {
           direction: '',
           origin: '',
           cause: '',
+          namespace: '',
+          workload: '',
+          service: '',
+          pod: '',
         },
         page_size: 0,
         page_token: '',
@@ -777,9 +782,26 @@ describe('formatting without a server', () => {
         remote_addr: 'fd00:9::9',
         remote_port: 443,
       }),
+      local_end: unnamedEnd(),
+      remote_end: unnamedEnd(),
     };
     expect(resetLine(reset)).toBe(
       '10:05:06.943111 web-1 received [fd00:1::2]:50000 <- [fd00:9::9]:443 ESTABLISHED RST discarded (TCP_RESET)',
+    );
+    // Ends the collector named carry their names next to their addresses.
+    const named: Reset = {
+      ...reset,
+      local_end: { ...unnamedEnd(), kind: 'pod', namespace: 'shop', name: 'checkout-1' },
+      remote_end: {
+        kind: 'service',
+        namespace: 'shop',
+        name: 'payments',
+        workload: '',
+        services: ['shop/payments'],
+      },
+    };
+    expect(resetLine(named)).toBe(
+      '10:05:06.943111 web-1 received [fd00:1::2]:50000 (shop/checkout-1) <- [fd00:9::9]:443 (shop/payments) ESTABLISHED RST discarded (TCP_RESET)',
     );
     expect(skippedLine('1')).toBe('(1 reset skipped: reading too slowly)');
     expect(skippedLine('12')).toBe('(12 resets skipped: reading too slowly)');

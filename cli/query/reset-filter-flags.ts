@@ -1,5 +1,6 @@
 // The flags that choose resets (--host, --netns, --address, --port,
-// --direction, --origin, --cause, and the window) as the API's ResetFilter. Bad
+// --direction, --origin, --cause, the Kubernetes names --namespace, --workload,
+// --service, --pod, and the window) as the API's ResetFilter. Bad
 // values are refused before any call, by the same rules the server applies.
 import {
   DIRECTIONS,
@@ -20,6 +21,10 @@ export const FILTER_OPTIONS = {
   direction: { type: 'string' },
   origin: { type: 'string' },
   cause: { type: 'string' },
+  namespace: { type: 'string' },
+  workload: { type: 'string' },
+  service: { type: 'string' },
+  pod: { type: 'string' },
 } as const;
 
 export const FILTER_USAGE = `  --host NAME         resets seen by this host's kernel (its node name)
@@ -29,7 +34,12 @@ export const FILTER_USAGE = `  --host NAME         resets seen by this host's ke
   --port N            a port at either end
   --direction D       ${DIRECTIONS.join(' or ')}
   --origin O          ${ORIGINS.join(', ')} (see docs/diagnosis.md)
-  --cause ID          a cause such as idle_timeout or closed_port (see docs/diagnosis.md)`;
+  --cause ID          a cause such as idle_timeout or closed_port (see docs/diagnosis.md)
+  --namespace NS      a Kubernetes namespace at either end of the flow
+  --workload W        a workload at either end: Kind/name (Deployment/checkout) or a name
+  --service S         a service at the flow's server end, reached by its ClusterIP or at
+                      one of its endpoints: namespace/name (shop/payments) or a name
+  --pod P             a pod at either end: namespace/name or a name`;
 
 export type FilterFlags = { [K in keyof typeof FILTER_OPTIONS]?: string };
 
@@ -45,10 +55,10 @@ export function resetFilter(flags: FilterFlags, window: TimeWindow | undefined):
     direction: flags.direction ?? '',
     origin: flags.origin ?? '',
     cause: flags.cause ?? '',
-    namespace: '',
-    workload: '',
-    service: '',
-    pod: '',
+    namespace: flags.namespace ?? '',
+    workload: flags.workload ?? '',
+    service: flags.service ?? '',
+    pod: flags.pod ?? '',
   };
   for (const name of Object.keys(FILTER_OPTIONS) as (keyof FilterFlags)[]) {
     if (flags[name] === '')

@@ -1,12 +1,15 @@
 // One reset as a person reads it: a line for the live feed (watch) and the
 // cells of a row for the stored ones (resets). Pure: a Reset in, text out.
-import { endpointText } from '../../collector/diagnosis/endpoint.js';
-import type { Reset, WireResetEvent } from '../../proto/index.js';
+import { endName, endpointText } from '../../collector/diagnosis/endpoint.js';
+import type { FlowEnd, Reset, WireResetEvent } from '../../proto/index.js';
 import type { TableColumn } from '../text-table.js';
 import { printable } from '../text-table.js';
 import { formatUnixNs, timeOfDayUnixNs } from './timestamps.js';
 
-/** 22:45:06.943111 web-1 received 10.1.0.2:40001 <- 10.2.0.2:7001 SYN_SENT>CLOSE RST ttl=64/63 curl[812] */
+/**
+ * 22:45:06.943111 web-1 received 10.1.0.2:40001 <- 10.2.0.2:7001 SYN_SENT>CLOSE RST ttl=64/63 curl[812];
+ * ends the collector named carry their names: 10.244.2.7:8080 (shop/payments-0).
+ */
 export function resetLine(reset: Reset): string {
   const e = reset.event;
   const ttl =
@@ -14,7 +17,7 @@ export function resetLine(reset: Reset): string {
   const process = processText(e);
   const cause = reset.diagnosis?.cause ? ` ${reset.diagnosis.cause}` : '';
   return printable(
-    `${timeOfDayUnixNs(e.ts_unix_ns)} ${reset.host} ${e.direction.padEnd(8)} ${tuple(e)} ` +
+    `${timeOfDayUnixNs(e.ts_unix_ns)} ${reset.host} ${e.direction.padEnd(8)} ${tuple(reset)} ` +
       `${stateText(e)} ${whatText(e)}${ttl}${process ? ` ${process}` : ''}${cause}`,
   );
 }
@@ -43,7 +46,7 @@ export function resetRow(reset: Reset): Record<string, string> {
     time: formatUnixNs(e.ts_unix_ns),
     host: reset.host,
     direction: e.direction,
-    flow: tuple(e),
+    flow: tuple(reset),
     state: stateText(e),
     reason: whatText(e),
     origin: reset.diagnosis?.origin ?? '',
@@ -52,10 +55,19 @@ export function resetRow(reset: Reset): Record<string, string> {
   };
 }
 
-/** local -> remote for a sent reset, local <- remote for a received one. */
-function tuple(e: WireResetEvent): string {
+/** local -> remote for a sent reset, local <- remote for a received one, each with its name. */
+function tuple(reset: Reset): string {
+  const e = reset.event;
   const arrow = e.direction === 'sent' ? '->' : '<-';
-  return `${endpointText(e.local_addr, e.local_port)} ${arrow} ${endpointText(e.remote_addr, e.remote_port)}`;
+  const local = named(endpointText(e.local_addr, e.local_port), reset.local_end);
+  const remote = named(endpointText(e.remote_addr, e.remote_port), reset.remote_end);
+  return `${local} ${arrow} ${remote}`;
+}
+
+// Decoded messages leave an unset end null; older collectors set none.
+function named(endpoint: string, end: FlowEnd | null | undefined): string {
+  const name = end ? endName(end) : '';
+  return name ? `${endpoint} (${name})` : endpoint;
 }
 
 // A reset sent for a segment no socket owned (a closed port) has no states.

@@ -1,5 +1,6 @@
 // `rstscope top`: the commonest causes of resets (or origins, hosts, services,
-// ports) over a window, as a table or JSON lines.
+// ports, namespaces, workloads, service pairs) over a window, as a table or
+// JSON lines.
 import type { CollectorConnection } from '../collector-connection.js';
 import { CONNECTION_OPTIONS } from '../collector-connection.js';
 import type { TopCausesRequest, TopCausesRow } from '../../proto/index.js';
@@ -34,8 +35,23 @@ const GROUPS = {
   host: 'TOP_CAUSES_GROUP_HOST',
   service: 'TOP_CAUSES_GROUP_SERVICE',
   port: 'TOP_CAUSES_GROUP_PORT',
+  namespace: 'TOP_CAUSES_GROUP_NAMESPACE',
+  workload: 'TOP_CAUSES_GROUP_WORKLOAD',
+  pair: 'TOP_CAUSES_GROUP_SERVICE_PAIR',
 } as const satisfies Record<string, Group>;
 type GroupName = keyof typeof GROUPS;
+
+/** The row fields each --by name sets: a pair is two, client and server. */
+const GROUP_FIELDS: Record<GroupName, readonly (keyof TopCausesRow)[]> = {
+  cause: ['cause'],
+  origin: ['origin'],
+  host: ['host'],
+  service: ['service'],
+  port: ['port'],
+  namespace: ['namespace'],
+  workload: ['workload'],
+  pair: ['client', 'server'],
+};
 
 const DEFAULT_BY: readonly GroupName[] = ['cause', 'origin'];
 const DEFAULT_LIMIT = 10;
@@ -47,7 +63,10 @@ export const TOP_USAGE = `usage: rstscope top [--by FIELD,...] [--limit N] [filt
 Counts the resets in a window by cause and origin (or by the fields of --by),
 commonest first, with the number of hosts that saw them and an example.
   --by FIELD,...      group by ${Object.keys(GROUPS).join(', ')} (default ${DEFAULT_BY.join(',')});
-                      service is the flow's server end (address:port), port its port
+                      service is the flow's server end (address:port), port its port;
+                      namespace and workload the server end's (a ClusterIP's workload
+                      is its service); pair is client → server by name: the client's
+                      workload and the server's service (docs/query.md)
   --limit N           the N largest groups (default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT})
 ${FILTER_USAGE}
 ${windowUsage(DEFAULT_SINCE)}
@@ -56,7 +75,8 @@ ${QUERY_VERB_OPTIONS}
 examples:
   rstscope top --since 24h
   rstscope top --by service,cause --origin injected
-  rstscope top --by host --cause idle_timeout --json`;
+  rstscope top --by host --cause idle_timeout --json
+  rstscope top --by pair --namespace shop --since 24h`;
 
 interface TopConfig {
   connection: CollectorConnection;
@@ -122,7 +142,9 @@ function topTable(rows: readonly TopCausesRow[], by: readonly GroupName[]): stri
   const columns: TableColumn[] = [
     { name: 'resets', numeric: true },
     { name: 'hosts', numeric: true },
-    ...by.map((name) => ({ name, numeric: name === 'port' })),
+    ...by.flatMap((name) =>
+      GROUP_FIELDS[name].map((field) => ({ name: field, numeric: field === 'port' })),
+    ),
     { name: 'first' },
     { name: 'last' },
     { name: 'example' },
@@ -153,7 +175,9 @@ function rowJson(row: TopCausesRow, by: readonly GroupName[]) {
 }
 
 function groupValues(row: TopCausesRow, by: readonly GroupName[]): Record<string, string | number> {
-  return Object.fromEntries(by.map((name) => [name, row[name]]));
+  return Object.fromEntries(
+    by.flatMap((name) => GROUP_FIELDS[name].map((field) => [field, row[field]])),
+  );
 }
 
 function groupNames(text: string): GroupName[] {

@@ -12,9 +12,11 @@
 // with a match, the sender's row decides, so both ends of a flow agree. Without a
 // sender (injected, unknown) only the receiving end's evidence is left.
 import { quoteString } from '../storage/ddl.js';
+import { addressText } from './address-sql.js';
 import { CAUSES } from './causes.js';
 import { watchersOf } from './coverage-view.js';
 import { EVIDENCE_COLUMNS } from './evidence-view.js';
+import { FLOW_END_NAMES } from './flow-end-columns.js';
 
 /** A silence shorter than this was not an idle timer's doing: no middlebox times out that fast. */
 export const IDLE_KILL_MIN_MS = 1000;
@@ -24,10 +26,6 @@ const PROTOCOL_REASONS = `('TCP_INVALID_ACK_SEQUENCE', 'TCP_RFC7323_PAWS', 'TCP_
     'TCP_ACK_UNSENT_DATA', 'TCP_FLAGS', 'TCP_OLD_ACK', 'TCP_TIMEWAIT_SOCKET', 'INVALID_SYN', 'ERROR')`;
 
 const list = (values: readonly string[]) => `[${values.map(quoteString).join(', ')}]`;
-
-/** An address as people write it: IPv4 without the ::ffff: prefix. */
-export const addressText = (column: string) =>
-  `replaceRegexpOne(toString(${column}), '^::ffff:', '')`;
 
 // The sender's evidence: our own row for a sent reset, the peer's for a received one.
 const SENDER_FIELDS = [
@@ -123,6 +121,8 @@ WITH
            if(has_peer, p.reason, NULL) AS peer_reason,
            if(has_peer, p.pid, NULL) AS peer_pid,
            if(has_peer, p.comm, NULL) AS peer_comm,
+           if(has_peer, p.local_namespace, '') AS peer_local_namespace,
+           if(has_peer, p.local_name, '') AS peer_local_name,
            rw.hosts AS peer_watchers,
            ${senderColumns},
            if(e.direction = 'sent', lw.hosts, plw.hosts) AS s_addr_watchers,
@@ -155,5 +155,7 @@ SELECT
     pid, comm, pid_source, unread_bytes, linger_on, linger_s, isn_local, isn_remote,
     trigger_flags, match_rule, peer_event_id, peer_host, peer_local_addr, peer_local_port,
     peer_remote_addr, peer_remote_port, peer_state, peer_reason, peer_pid, peer_comm,
-    peer_watchers, s_pid AS sender_pid, s_comm AS sender_comm
+    peer_watchers, s_pid AS sender_pid, s_comm AS sender_comm,
+    peer_local_namespace, peer_local_name,
+    ${FLOW_END_NAMES.join(', ')}
 FROM joined`;

@@ -38,3 +38,9 @@ export function endpointText(address: string, port: number | string): string {
   const a = addressForPeople(address);
   return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
 }
+
+/** Who an end is by name: namespace/name, or the name alone (a node, an inventory entry); '' when unnamed. */
+export function endName(end: { namespace: string; name: string }): string {
+  if (!end.name) return '';
+  return end.namespace ? `${end.namespace}/${end.name}` : end.name;
+}

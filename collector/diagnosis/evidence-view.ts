@@ -1,6 +1,8 @@
 // reset_evidence: one row per stored reset with what can be read off that row
 // alone: an id, hop distances from TTLs, the idle period, and the keys that
-// find the same reset at the other end of the flow (flow-matching.ts).
+// find the same reset at the other end of the flow (flow-matching.ts), and who
+// each end is by name (flow-end-columns.ts).
+import { FLOW_END_COLUMNS } from './flow-end-columns.js';
 
 /** A RST from a host that sent it with initial TTL t arrives with t - hops + 1. */
 function hopDistance(ttl: string): string {
@@ -101,6 +103,7 @@ const COLUMNS: readonly [string, string][] = [
        cityHash64('tuple', toString(local_addr), local_port, toString(remote_addr), remote_port),
        cityHash64('tuple', toString(remote_addr), remote_port, toString(local_addr), local_port))`,
   ],
+  ...FLOW_END_COLUMNS,
 ];
 
 /** The columns reset_evidence gives, for views that join it and must name them. */

@@ -2,7 +2,7 @@
 // it, who sent it or that nobody did, what the TTLs say, the cause and the fix.
 // Pure: rows in, lines out.
 import { causeById } from './causes.js';
-import { endpointText } from './endpoint.js';
+import { endName, endpointText } from './endpoint.js';
 
 /** The reset_causes columns a story uses, as the query service returns them. */
 export interface CauseRow {
@@ -40,6 +40,28 @@ export interface CauseRow {
   sender_host: string | null;
   sender_pid: number;
   sender_comm: string;
+  /** Each end by name when the collector named it ('' when not). */
+  local_namespace: string;
+  local_name: string;
+  remote_namespace: string;
+  remote_name: string;
+  /** The matched peer's own end by name ('' when none). */
+  peer_local_namespace: string;
+  peer_local_name: string;
+}
+
+/** An end's name with its host's: "shop/checkout-7d9f8-abcde on node-a", or the host alone. */
+function who(namespace: string, name: string, host: string): string {
+  const named = endName({ namespace, name });
+  return named ? `${named} on ${host}` : host;
+}
+
+const localWho = (r: CauseRow) => who(r.local_namespace, r.local_name, r.host);
+
+/** The remote end as address:port and, when known, its name: 10.96.0.20:8080 (shop/payments). */
+function remoteText(r: CauseRow): string {
+  const name = endName({ namespace: r.remote_namespace, name: r.remote_name });
+  return `${endpointText(r.remote_addr, r.remote_port)}${name ? ` (${name})` : ''}`;
 }
 
 /**
@@ -90,12 +112,13 @@ function receivedStory(r: CauseRow, pathTtl: PathTtl): string[] {
   const me = endpointText(r.local_addr, r.local_port);
   const them = endpointText(r.remote_addr, r.remote_port);
   const lines = [
-    `${me} (${r.host}) received a reset from ${them} at ${r.ts} UTC, ${stateWords(r)}.`,
+    `${me} (${localWho(r)}) received a reset from ${remoteText(r)} at ${r.ts} UTC, ${stateWords(r)}.`,
   ];
   const watchers = r.peer_watchers.join(', ');
   if (r.origin === 'peer') {
     const sender = endpointText(r.peer_local_addr!, r.peer_local_port!);
-    let line = `${sender} (${r.peer_host}) sent it (${r.peer_reason}); ${MATCH_RULE_WORDS[r.match_rule!] ?? r.match_rule}.`;
+    const peer = who(r.peer_local_namespace, r.peer_local_name, r.peer_host!);
+    let line = `${sender} (${peer}) sent it (${r.peer_reason}); ${MATCH_RULE_WORDS[r.match_rule!] ?? r.match_rule}.`;
     const sawUs = endpointText(r.peer_remote_addr!, r.peer_remote_port!);
     if (sawUs !== me) line += ` It saw the other end as ${sawUs}: address translation in between.`;
     lines.push(line);
@@ -118,7 +141,7 @@ function sentStory(r: CauseRow): string[] {
   const them = endpointText(r.remote_addr, r.remote_port);
   const who = r.sender_comm ? `, process ${r.sender_comm} (pid ${r.sender_pid})` : '';
   return [
-    `${me} (${r.host}) sent a reset to ${them} at ${r.ts} UTC (${r.reason}, state ${r.state}${who}).`,
+    `${me} (${localWho(r)}) sent a reset to ${remoteText(r)} at ${r.ts} UTC (${r.reason}, state ${r.state}${who}).`,
     `No agent recorded it arriving at ${them}: that end is not watched, or the RST was lost on the way.`,
     ...causeLines(r),
   ];

@@ -1,5 +1,6 @@
 // flows and injected_resets: the user's two ways into reset_causes.
-import { addressText } from './cause-view.js';
+import { addressText } from './address-sql.js';
+import { FLOW_END_NAMES, ROLE_NAMES } from './flow-end-columns.js';
 
 /**
  * One end's column: this row's own when the row is that end's record, else the
@@ -43,7 +44,9 @@ const ON_ARRIVAL = ['hop_distance', 'rst_ttl', 'peer_ttl', 'idle_ms'].map(
 export const FLOWS_VIEW = `
 SELECT
     ts, origin, cause, cause_title, detail, match_rule,
-    ${[...RECEIVER, ...SENDER, 'peer_watchers', ...ON_ARRIVAL].join(',\n    ')}
+    ${[...RECEIVER, ...SENDER, 'peer_watchers', ...ON_ARRIVAL].join(',\n    ')},
+    -- Client and server by name, as the receiving end's record (or the lone sender's) names them.
+    ${ROLE_NAMES.join(', ')}
 FROM reset_causes
 WHERE direction = 'received' OR peer_event_id IS NULL`;
 
@@ -58,6 +61,7 @@ SELECT
     format('{}:{} <- {}:{}', ${addressText('local_addr')}, toString(local_port),
            ${addressText('remote_addr')}, toString(remote_port)) AS flow,
     state, accepted, hop_distance, peer_hop_distance, rst_ttl, peer_ttl, rst_ip_id, seq_exact,
-    idle_ms, survived_idle_ms, peer_watchers, sender_host, comm, pid
+    idle_ms, survived_idle_ms, peer_watchers, sender_host, comm, pid,
+    ${FLOW_END_NAMES.join(', ')}
 FROM reset_causes
 WHERE origin = 'injected'`;

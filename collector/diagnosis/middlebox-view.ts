@@ -8,11 +8,15 @@
 // through (survived_idle_ms, from the flows' own resets), at most the shortest
 // silence that was killed; known products whose default falls inside are named.
 import { quoteString } from '../storage/ddl.js';
+import { qualifiedSql } from './flow-end-columns.js';
 import { KNOWN_IDLE_TIMEOUTS } from './idle-timeouts.js';
 
 const CATALOGUE = `[${KNOWN_IDLE_TIMEOUTS.map(
   (t) => `(${quoteString(`${t.name} (${t.seconds} s)`)}, ${t.seconds * 1000})`,
 ).join(', ')}]`;
+
+/** The receiving ends named per path: a host runs many pods, a few tell whose flows were hit. */
+export const MAX_SOURCE_NAMES = 5;
 
 /** The middleboxes query; `where` narrows the injected resets it groups (e.g. to a window). */
 export function middleboxesSelect(where = ''): string {
@@ -28,6 +32,11 @@ SELECT
     i.remote_addr AS destination_addr,
     i.remote_port AS destination_port,
     groupUniqArrayArray(i.peer_watchers) AS destination_hosts,
+    -- By name, when known: the receiving pods (a few) and the end they talked to.
+    arraySort(groupUniqArrayIf(${MAX_SOURCE_NAMES})(
+        ${qualifiedSql('i.local_namespace', 'i.local_name')}, i.local_name != '')) AS source_names,
+    anyIf(${qualifiedSql('i.remote_namespace', 'i.remote_name')}, i.remote_name != '')
+        AS destination_name,
     i.kind AS kind,
     i.hop_distance AS hop_distance,
     i.rst_ttl AS rst_ttl,

@@ -36,6 +36,7 @@ export interface QueryServerOptions {
   /** Live resets for WatchResets (the collector's NATS feed); without one it answers UNAVAILABLE. */
   resetFeed?: QueryServiceDeps['resetFeed'];
   collectorStatus?: QueryServiceDeps['collectorStatus'];
+  flowEnds?: QueryServiceDeps['flowEnds'];
   health?: HealthOptions;
   /** Default DEFAULT_SHUTDOWN_GRACE_MS. */
   shutdownGraceMs?: number;
@@ -81,6 +82,7 @@ export async function startQueryServer(options: QueryServerOptions): Promise<Que
       log,
       resetFeed,
       collectorStatus: options.collectorStatus,
+      flowEnds: options.flowEnds,
     }),
   );
   server.addService(healthServiceDefinition(), health.implementation());

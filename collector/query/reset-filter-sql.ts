@@ -1,7 +1,10 @@
 // A parsed ResetFilter as SQL conditions with bound parameters. Each query
 // names the columns it has: reset_causes has both ends as both sides saw them
 // (local/remote and peer_local/peer_remote), injected_resets only its own.
+// Names (namespace, workload, service, pod) match the client_* and server_*
+// columns both have (diagnosis/flow-end-columns.ts): the row's two ends.
 import type { QueryParams } from './rpc-queries.js';
+import type { NameFilters } from './name-filters.js';
 import type { ParsedResetFilter } from './reset-filter.js';
 
 export interface FilterColumns {
@@ -80,5 +83,55 @@ export function resetFilterSql(
       params.f_netns_name = filter.netns.name;
     }
   }
+  where.push(...nameConditions(filter, c, params));
   return { where: where.join('\n  AND '), params };
+}
+
+/** The filter's Kubernetes names, with the meaning name-filters.ts gives them on live events. */
+function nameConditions(
+  filter: NameFilters,
+  c: (name: string) => string,
+  params: QueryParams,
+): string[] {
+  const where: string[] = [];
+  const either = (test: (role: string) => string) =>
+    `(${test(c('client_'))} OR ${test(c('server_'))})`;
+  if (filter.namespace !== undefined) {
+    params.f_namespace = filter.namespace;
+    where.push(either((end) => `${end}namespace = {f_namespace:String}`));
+  }
+  if (filter.workload) {
+    const { kind, name } = filter.workload;
+    // Kind/name exactly; a name alone as the part after Kind/ (names hold no '/').
+    params.f_workload = kind === undefined ? `/${name}` : `${kind}/${name}`;
+    where.push(
+      either((end) =>
+        kind === undefined
+          ? `endsWith(${end}workload, {f_workload:String})`
+          : `${end}workload = {f_workload:String}`,
+      ),
+    );
+  }
+  if (filter.service) {
+    const { namespace, name } = filter.service;
+    params.f_service = namespace === undefined ? `/${name}` : `${namespace}/${name}`;
+    where.push(
+      namespace === undefined
+        ? `arrayExists(s -> endsWith(s, {f_service:String}), ${c('server_services')})`
+        : `has(${c('server_services')}, {f_service:String})`,
+    );
+  }
+  if (filter.pod) {
+    const { namespace, name } = filter.pod;
+    params.f_pod = name;
+    if (namespace !== undefined) params.f_pod_namespace = namespace;
+    where.push(
+      either(
+        (end) =>
+          `(${end}kind = 'pod' AND ${end}name = {f_pod:String}` +
+          `${namespace === undefined ? '' : ` AND ${end}namespace = {f_pod_namespace:String}`})`,
+      ),
+    );
+  }
+  return where;
 }

@@ -4,17 +4,17 @@
 import { isIP } from 'node:net';
 import { CAUSE_IDS } from '../diagnosis/causes.js';
 import type { ResetFilter } from '../../proto/index.js';
+import { parseNamespace, parsePod, parseService, parseWorkload } from './name-filters.js';
+import type { NameFilters } from './name-filters.js';
+import { ResetFilterError } from './reset-filter-error.js';
+
+export { ResetFilterError };
 
 /** The window when the caller gives none: the last hour. */
 export const DEFAULT_WINDOW_NS = 3_600n * 1_000_000_000n;
 
 export const DIRECTIONS = ['sent', 'received'] as const;
 export const ORIGINS = ['local', 'peer', 'injected', 'unknown'] as const;
-
-/** A bad filter field; the message names it and the form it takes. */
-export class ResetFilterError extends Error {
-  override name = 'ResetFilterError';
-}
 
 /** An address range, both ends as 16 bytes (IPv4 v4-mapped, as the store keeps them). */
 export interface AddressRange {
@@ -25,7 +25,7 @@ export interface AddressRange {
   lastText: string;
 }
 
-export interface ParsedResetFilter {
+export interface ParsedResetFilter extends NameFilters {
   /** Nanoseconds since the epoch, inclusive. */
   fromNs: bigint;
   toNs: bigint;
@@ -64,6 +64,10 @@ export function parseResetFilter(
   if (f.direction) parsed.direction = oneOf('direction', f.direction, DIRECTIONS);
   if (f.origin) parsed.origin = oneOf('origin', f.origin, ORIGINS);
   if (f.cause) parsed.cause = oneOf('cause', f.cause, CAUSE_IDS);
+  if (f.namespace) parsed.namespace = parseNamespace(f.namespace);
+  if (f.workload) parsed.workload = parseWorkload(f.workload);
+  if (f.service) parsed.service = parseService(f.service);
+  if (f.pod) parsed.pod = parsePod(f.pod);
   return parsed;
 }
 

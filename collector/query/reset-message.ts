@@ -9,14 +9,22 @@ import type { Diagnosis, FlowEnd, Reset, WireResetEvent } from '../../proto/inde
 import type { RpcQueries } from './rpc-queries.js';
 import { stringArray } from './rpc-queries.js';
 
+/** One end's name columns (local_* or remote_*) in reset_causes. */
+type EndColumns<E extends string> = {
+  [F in 'kind' | 'namespace' | 'name' | 'workload' as `${E}_${F}`]: string;
+} & { [F in `${E}_services`]: string[] };
+
 /** A reset_causes row as CAUSE_COLUMNS selects it. */
-export interface StoredCause extends CauseRow {
+export interface StoredCause extends CauseRow, EndColumns<'local'>, EndColumns<'remote'> {
   ts_ns: string;
   boot_id: string;
   cause_title: string;
   peer_hop_distance: number | null;
   peer_state: string | null;
 }
+
+const endColumns = (end: string) =>
+  ['kind', 'namespace', 'name', 'workload', 'services'].map((f) => `${end}_${f}`).join(', ');
 
 /** What the RPCs read of reset_causes: what stories and Diagnosis messages need. */
 export const CAUSE_COLUMNS = `event_id, toString(toUnixTimestamp64Nano(ts)) AS ts_ns,
@@ -25,7 +33,8 @@ export const CAUSE_COLUMNS = `event_id, toString(toUnixTimestamp64Nano(ts)) AS t
   accepted, drop_reason, hop_distance, peer_hop_distance, rst_ttl, peer_ttl, rst_ip_id,
   seq_exact, idle_ms, survived_idle_ms, match_rule, peer_event_id, peer_host,
   peer_local_addr, peer_local_port, peer_remote_addr, peer_remote_port, peer_state,
-  peer_reason, peer_watchers, sender_host, sender_pid, sender_comm`;
+  peer_reason, peer_watchers, sender_host, sender_pid, sender_comm,
+  peer_local_namespace, peer_local_name, ${endColumns('local')}, ${endColumns('remote')}`;
 
 // The event's fields are the table's columns but for its identity and bookkeeping.
 const NOT_EVENT = new Set(['ts', 'host', 'boot_id', 'batch_id', 'batch_index', 'inserted_at']);
@@ -76,9 +85,20 @@ function wireEvent(row: RawEvent): WireResetEvent {
   return event as unknown as WireResetEvent;
 }
 
-/** An end nothing names (yet: filled in by Kubernetes attribution). */
+/** An end nothing names. */
 export function unnamedEnd(): FlowEnd {
   return { kind: '', namespace: '', name: '', workload: '', services: [] };
+}
+
+/** One end as stored: named by the collector when it stored the reset. */
+function storedEnd(c: StoredCause, end: 'local' | 'remote'): FlowEnd {
+  return {
+    kind: c[`${end}_kind`],
+    namespace: c[`${end}_namespace`],
+    name: c[`${end}_name`],
+    workload: c[`${end}_workload`],
+    services: c[`${end}_services`],
+  };
 }
 
 function resetMessage(cause: StoredCause, event: WireResetEvent | undefined): Reset {
@@ -89,8 +109,8 @@ function resetMessage(cause: StoredCause, event: WireResetEvent | undefined): Re
     // A row that left `resets` between the two queries (TTL) still has its diagnosis.
     event: event ?? fallbackEvent(cause),
     diagnosis: diagnosisMessage(cause),
-    local_end: unnamedEnd(),
-    remote_end: unnamedEnd(),
+    local_end: storedEnd(cause, 'local'),
+    remote_end: storedEnd(cause, 'remote'),
   };
 }
 

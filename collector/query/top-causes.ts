@@ -1,7 +1,6 @@
-// rstscope.v1.Query/TopCauses: resets counted by cause, origin, host, service
-// or port, the largest groups first.
+// rstscope.v1.Query/TopCauses: resets counted by cause, origin, host, service,
+// port, namespace, workload or service pair, the largest groups first.
 import type { TopCausesRequest, TopCausesResponse, TopCausesRow } from '../../proto/index.js';
-import { addressText } from '../diagnosis/cause-view.js';
 import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
 import { parseResetFilter } from './reset-filter.js';
@@ -10,10 +9,7 @@ import { resetFilterSql } from './reset-filter-sql.js';
 export const DEFAULT_TOP_CAUSES_LIMIT = 10;
 export const MAX_TOP_CAUSES_LIMIT = 1000;
 
-/** Linux's default net.ipv4.ip_local_port_range: where a client's source port comes from. */
-export const EPHEMERAL_PORTS = { first: 32_768, last: 60_999 } as const;
-
-type Group = 'cause' | 'origin' | 'host' | 'service' | 'port';
+type Group = 'cause' | 'origin' | 'host' | 'service' | 'port' | 'namespace' | 'workload' | 'pair';
 
 const GROUPS: Record<string, Group> = {
   TOP_CAUSES_GROUP_CAUSE: 'cause',
@@ -21,28 +17,38 @@ const GROUPS: Record<string, Group> = {
   TOP_CAUSES_GROUP_HOST: 'host',
   TOP_CAUSES_GROUP_SERVICE: 'service',
   TOP_CAUSES_GROUP_PORT: 'port',
+  TOP_CAUSES_GROUP_NAMESPACE: 'namespace',
+  TOP_CAUSES_GROUP_WORKLOAD: 'workload',
+  TOP_CAUSES_GROUP_SERVICE_PAIR: 'pair',
 };
 
 const DEFAULT_GROUPS: readonly Group[] = ['cause', 'origin'];
 
-// The flow's server end as this row's host saw it: the end whose port is not
-// ephemeral; when both or neither are, the lower port (a listener's ports are
-// the low, well-known ones far more often than not).
-const ephemeral = (port: string) =>
-  `(${port} BETWEEN ${EPHEMERAL_PORTS.first} AND ${EPHEMERAL_PORTS.last})`;
-const LOCAL_IS_SERVER = `if(${ephemeral('local_port')} = ${ephemeral('remote_port')},
-    local_port <= remote_port, ${ephemeral('remote_port')})`;
-const SERVER_ADDR = `if(${LOCAL_IS_SERVER}, local_addr, remote_addr)`;
-const SERVER_PORT = `if(${LOCAL_IS_SERVER}, local_port, remote_port)`;
-
-const GROUP_SQL: Record<Group, string> = {
-  cause: 'cause',
-  origin: 'origin',
-  host: 'host',
-  service: `if(isIPv4String(${addressText('server_addr')}),
-      concat(${addressText('server_addr')}, ':', toString(server_port)),
-      concat('[', toString(server_addr), ']:', toString(server_port)))`,
-  port: 'server_port',
+// Each group's columns, [name, expression]. The server and client ends are
+// reset_causes' server_* and client_* (diagnosis/server-end.ts decides which
+// end is which, for every view and query alike).
+const GROUP_SQL: Record<Group, [string, string][]> = {
+  cause: [['cause', 'cause']],
+  origin: [['origin', 'origin']],
+  host: [['host', 'host']],
+  service: [['service', 'server_endpoint']],
+  port: [['port', 'server_port']],
+  namespace: [['namespace', 'server_namespace']],
+  // The server's workload; a ClusterIP's is its service, a node's or an
+  // inventory entry's its name; an end nothing names is its address:port.
+  workload: [
+    [
+      'workload',
+      `multiIf(server_workload != '', server_workload,
+               server_kind = 'service', concat('Service/', server_name),
+               server_name != '', server_name,
+               server_endpoint)`,
+    ],
+  ],
+  pair: [
+    ['client', 'client_label'],
+    ['server', 'server_label'],
+  ],
 };
 
 interface GroupRow {
@@ -51,6 +57,10 @@ interface GroupRow {
   host?: string;
   service?: string;
   port?: number;
+  namespace?: string;
+  workload?: string;
+  client?: string;
+  server?: string;
   resets: string;
   hosts: string;
   first_ns: string;
@@ -70,7 +80,9 @@ export function topCausesHandler(deps: QueryServiceDeps) {
       }
       const groups = groupsOf(request.group_by);
       const { where, params } = resetFilterSql(parseResetFilter(request.filter));
-      const keys = groups.map((g) => `${GROUP_SQL[g]} AS ${g}`).join(', ');
+      const columns = groups.flatMap((g) => GROUP_SQL[g]);
+      const keys = columns.map(([name, expr]) => `${expr} AS ${name}`).join(', ');
+      const names = columns.map(([name]) => name).join(', ');
       const rows = await queries.rows<GroupRow>(
         `SELECT ${keys},
                 count() AS resets,
@@ -79,10 +91,9 @@ export function topCausesHandler(deps: QueryServiceDeps) {
                 toString(toUnixTimestamp64Nano(max(ts))) AS last_ns,
                 if(countIf(detail != '') > 0, anyIf(detail, detail != ''), any(cause_title)) AS example,
                 sum(count()) OVER () AS total
-         FROM (SELECT *, ${SERVER_ADDR} AS server_addr, ${SERVER_PORT} AS server_port
-               FROM reset_causes WHERE ${where})
-         GROUP BY ${groups.join(', ')}
-         ORDER BY resets DESC, ${groups.join(', ')}
+         FROM reset_causes WHERE ${where}
+         GROUP BY ${names}
+         ORDER BY resets DESC, ${names}
          LIMIT ${limit}`,
         params,
         limit,
@@ -122,9 +133,9 @@ function topCausesRow(r: GroupRow): TopCausesRow {
     first_unix_ns: r.first_ns,
     last_unix_ns: r.last_ns,
     example: r.example,
-    namespace: '',
-    workload: '',
-    client: '',
-    server: '',
+    namespace: r.namespace ?? '',
+    workload: r.workload ?? '',
+    client: r.client ?? '',
+    server: r.server ?? '',
   };
 }

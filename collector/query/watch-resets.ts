@@ -5,7 +5,8 @@ import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Reset, ResetBatch, ResetFilter } from '../../proto/index.js';
 import { batchId } from '../../proto/nats-topology.js';
 import { netnsByName } from './netns-by-name.js';
-import { unnamedEnd } from './reset-message.js';
+import { agentEnds } from './live-ends.js';
+import type { FlowEndsOf } from './live-ends.js';
 import type { QueryServiceDeps } from './query-deps.js';
 import { assertLiveFilter, liveResetMatch } from './reset-filter-match.js';
 import type { LiveResetMatch } from './reset-filter-match.js';
@@ -36,8 +37,9 @@ async function watchResets(call: WatchCall, deps: QueryServiceDeps): Promise<voi
   const match = await filterOf(call, deps, stream);
   if (!match || call.cancelled || stream.done) return;
 
+  const endsOf = deps.flowEnds ?? agentEnds;
   const subscription = feed.subscribe({
-    batch: (batch) => forEachMatch(batch, match, (reset) => stream.push(reset)),
+    batch: (batch) => forEachMatch(batch, match, endsOf, (reset) => stream.push(reset)),
     end: (reason) => stream.fail(GrpcStatus.UNAVAILABLE, reason.message),
   });
   const log = deps.log.child({ peer: call.getPeer(), filter: givenFields(call.request.filter) });
@@ -70,6 +72,14 @@ async function filterOf(
   } catch (error) {
     if (!(error instanceof ResetFilterError)) throw error;
     stream.fail(GrpcStatus.INVALID_ARGUMENT, error.message);
+    return undefined;
+  }
+  // The agent knows its own pod, never a service: only the collector's naming can tell one.
+  if (filter.service && !deps.flowEnds) {
+    stream.fail(
+      GrpcStatus.FAILED_PRECONDITION,
+      `service ${call.request.filter?.service}: this collector names no remote ends (start it with --kube or --inventory)`,
+    );
     return undefined;
   }
   if (!filter.netns || 'inode' in filter.netns) return liveResetMatch(filter);
@@ -107,11 +117,13 @@ function givenFields(filter: ResetFilter | null | undefined): Partial<ResetFilte
 function forEachMatch(
   batch: ResetBatch,
   match: LiveResetMatch,
+  endsOf: FlowEndsOf,
   deliver: (reset: Reset) => void,
 ): void {
   let id: string | undefined;
   for (const [index, event] of batch.events.entries()) {
-    if (!match(batch.host, event)) continue;
+    const ends = endsOf(event);
+    if (!match(batch.host, event, ends)) continue;
     // The store's event_id (EVENT_ID in diagnosis/evidence-view.ts): batch id / index.
     id ??= batchId(batch.host, batch.boot_id, batch.run_id, batch.seq);
     deliver({
@@ -119,8 +131,8 @@ function forEachMatch(
       host: batch.host,
       boot_id: batch.boot_id,
       event,
-      local_end: unnamedEnd(),
-      remote_end: unnamedEnd(),
+      local_end: ends.local,
+      remote_end: ends.remote,
     });
   }
 }

@@ -198,3 +198,173 @@ export function idleKill(o: { ms: number; clientPort: number; idleMs: number }):
     survivedMs: 1000,
   });
 }
+
+// Kubernetes: resets between named pods, as a collector with attribution
+// stores them (the local_* and remote_* columns) and as the agent found its own
+// pod (pod_* columns). checkout (namespace shop, node-a) calls the service
+// shop/payments through its ClusterIP; payments-0 (node-b) serves it. invoicer
+// (namespace billing, node-c) talks to ledger-0 (node-d) at its endpoint.
+
+/** One end by name, as resets' local_* / remote_* columns hold it. */
+export interface NamedEnd {
+  kind: 'pod' | 'service' | 'node' | 'inventory';
+  namespace?: string;
+  name: string;
+  workload?: string;
+  services?: string[];
+}
+
+export const CHECKOUT: NamedEnd = {
+  kind: 'pod',
+  namespace: 'shop',
+  name: 'checkout-7d9f8-abcde',
+  workload: 'Deployment/checkout',
+};
+export const PAYMENTS_CLUSTER_IP: NamedEnd = {
+  kind: 'service',
+  namespace: 'shop',
+  name: 'payments',
+  services: ['shop/payments'],
+};
+export const PAYMENTS_0: NamedEnd = {
+  kind: 'pod',
+  namespace: 'shop',
+  name: 'payments-0',
+  workload: 'StatefulSet/payments',
+  services: ['shop/payments'],
+};
+export const INVOICER: NamedEnd = {
+  kind: 'pod',
+  namespace: 'billing',
+  name: 'invoicer-5c6b7-xyz12',
+  workload: 'Deployment/invoicer',
+};
+export const LEDGER_0: NamedEnd = {
+  kind: 'pod',
+  namespace: 'billing',
+  name: 'ledger-0',
+  workload: 'StatefulSet/ledger',
+  services: ['billing/ledger', 'billing/ledger-read'],
+};
+
+export const ADDR = {
+  checkout: '10.244.1.5',
+  paymentsClusterIp: '10.96.0.20',
+  payments0: '10.244.2.7',
+  invoicer: '10.244.3.4',
+  ledger0: '10.244.4.9',
+} as const;
+
+export function endColumns(end: 'local' | 'remote', e: NamedEnd): Row {
+  return {
+    [`${end}_kind`]: e.kind,
+    [`${end}_namespace`]: e.namespace ?? '',
+    [`${end}_name`]: e.name,
+    [`${end}_workload`]: e.workload ?? '',
+    [`${end}_services`]: e.services ?? [],
+  };
+}
+
+/** The agent's pod fields for a socket of pod `e` (found by its cgroup). */
+export function agentPod(e: NamedEnd, container: string): Row {
+  return {
+    pod_uid: `uid-${e.name}`,
+    pod_name: e.name,
+    pod_namespace: e.namespace ?? '',
+    container_name: container,
+    container_id: `cid-${e.name}`,
+    workload: e.workload ?? '',
+    pod_labels: { app: container },
+    pod_source: 'cgroup',
+  };
+}
+
+/**
+ * payments-0 aborts (SO_LINGER 0) a flow checkout opened to the ClusterIP:
+ * payments-0 saw checkout's pod address, checkout saw the ClusterIP.
+ */
+export function clusterIpAbortPair(o: { ms: number; clientPort: number }): Row[] {
+  const seq = o.clientPort * 29;
+  const ack = o.clientPort * 31;
+  return [
+    resetRow({
+      ts: rowTime(o.ms),
+      host: 'node-b',
+      direction: 'sent',
+      reason: 'TCP_STATE',
+      state: 'CLOSE',
+      local_addr: v4(ADDR.payments0),
+      local_port: 8080,
+      remote_addr: v4(ADDR.checkout),
+      remote_port: o.clientPort,
+      sock_cookie: 81,
+      linger_on: true,
+      linger_s: 0,
+      pid: 5151,
+      comm: 'payments',
+      pid_source: 'context',
+      snd_nxt: seq,
+      rcv_nxt: ack,
+      ...agentPod(PAYMENTS_0, 'payments'),
+      ...endColumns('local', PAYMENTS_0),
+      ...endColumns('remote', CHECKOUT),
+    }),
+    resetRow({
+      ts: rowTime(o.ms + 1),
+      host: 'node-a',
+      direction: 'received',
+      state: 'ESTABLISHED',
+      local_addr: v4(ADDR.checkout),
+      local_port: o.clientPort,
+      remote_addr: v4(ADDR.paymentsClusterIp),
+      remote_port: 8080,
+      sock_cookie: 82,
+      snd_nxt: ack,
+      rcv_nxt: seq,
+      last_recv_ms: 15,
+      last_sent_ms: 0,
+      rst_ttl: 63,
+      peer_ttl: 63,
+      rst_seq: seq,
+      rst_ack: ack,
+      ...agentPod(CHECKOUT, 'checkout'),
+      ...endColumns('local', CHECKOUT),
+      ...endColumns('remote', PAYMENTS_CLUSTER_IP),
+    }),
+  ];
+}
+
+/**
+ * invoicer's flow to ledger-0's endpoint reset by something one hop away (TTL
+ * 64 where ledger-0's segments arrive with 63) after 9 s idle, while node-d's
+ * agent watched ledger-0's address and sent nothing: injected.
+ */
+export function endpointInjected(o: { ms: number; clientPort: number }): Row {
+  return resetRow({
+    ts: rowTime(o.ms),
+    host: 'node-c',
+    direction: 'received',
+    state: 'ESTABLISHED',
+    local_addr: v4(ADDR.invoicer),
+    local_port: o.clientPort,
+    remote_addr: v4(ADDR.ledger0),
+    remote_port: 5432,
+    sock_cookie: 91,
+    snd_nxt: 7,
+    rcv_nxt: o.clientPort * 37,
+    last_recv_ms: 9000,
+    last_sent_ms: 0,
+    rst_ttl: 64,
+    peer_ttl: 63,
+    rst_seq: o.clientPort * 37,
+    rst_ack: 0,
+    ...agentPod(INVOICER, 'invoicer'),
+    ...endColumns('local', INVOICER),
+    ...endColumns('remote', LEDGER_0),
+  });
+}
+
+/** node-d's heartbeat: its agent watched ledger-0's address through the first minute. */
+export function ledgerWatch(): Row {
+  return heartbeatRow('node-d', [ADDR.ledger0], 0, 60_000);
+}
