@@ -140,7 +140,9 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     throw new AgentConfigError((err as Error).message, { cause: err });
   }
   const nodeName = values['node-name'] ?? env.NODE_NAME ?? hostname().toLowerCase();
-  if (!NODE_NAME.test(nodeName) || nodeName.length > 253) {
+  // Only the API needs it; an odd host name must not stop an agent that names no pods.
+  const nodeNameUsed = kube !== undefined || values['node-name'] !== undefined;
+  if (nodeNameUsed && (!NODE_NAME.test(nodeName) || nodeName.length > 253)) {
     throw new AgentConfigError(
       `--node-name ${nodeName}: expected a Kubernetes node name (lower-case letters, digits, - and .)`,
     );

@@ -21,6 +21,9 @@ import type { WireResetEvent } from '../proto/index.js';
 export async function runAgent(config: AgentConfig): Promise<number> {
   const log = pino({ name: 'rstscope-agent' }, pino.destination(2));
   assertCapabilities();
+  const runId = String(Date.now());
+  const netnsInodes = config.netns.map(resolveNetns);
+  const identity = readHostIdentity(config.host);
   // Before the loader: a --cgroup-root that is no cgroup v2 mount fails here, as a config error.
   const naming = config.kube
     ? await KubeNaming.start({
@@ -30,9 +33,6 @@ export async function runAgent(config: AgentConfig): Promise<number> {
         log,
       })
     : undefined;
-  const runId = String(Date.now());
-  const netnsInodes = config.netns.map(resolveNetns);
-  const identity = readHostIdentity(config.host);
   const publishing = config.nats.length > 0;
   // Printing is the agent's job without NATS; with NATS only on request (--json).
   const printing = !publishing || config.json;
