@@ -68,10 +68,13 @@ export const TABLE_COLUMNS: Record<string, string[]> = {
     'top_causes',
     'last_seen',
   ],
+  'Resets by service pair': ['client', 'server', 'resets', 'injected', 'top_causes', 'last_seen'],
   Middleboxes: [
     'source_host',
     'destination',
     'destination_hosts',
+    'source_names',
+    'destination_name',
     'kind',
     'hop_distance',
     'rst_ttl',

@@ -21,8 +21,11 @@ import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import {
   abortPair,
   closedPortPair,
+  clusterIpAbortPair,
+  endpointInjected,
   heartbeatRow,
   idleKill,
+  ledgerWatch,
   synSentReset,
   T0,
 } from './lab/reset-rows.js';
@@ -171,6 +174,18 @@ async function insertIncidents(): Promise<void> {
   ]);
 }
 
+/** Kubernetes: payments-0 aborts checkout's flow to shop/payments; invoicer's flow to ledger-0 is killed idle. */
+async function insertNamedIncidents(): Promise<void> {
+  await storage.insert('agents', [ledgerWatch()]);
+  await storage.insert('resets', [
+    ...clusterIpAbortPair({ ms: 30_000, clientPort: 45_000 }),
+    endpointInjected({ ms: 31_000, clientPort: 46_000 }),
+  ]);
+}
+
+/** The named incidents' hosts: in the host variable's values with cli and srv. */
+const NAMED_HOSTS = ['node-a', 'node-b', 'node-c', 'node-d'];
+
 const VERSIONS = { agent_version: '0.1.0', kernel_release: '6.12.0' };
 
 const RANGE = {
@@ -181,8 +196,8 @@ const RANGE = {
 
 /** The variables' values a user would pick: every host; the flow dashboard's textboxes. */
 const VALUES: Record<string, VariableValues> = {
-  'overview.json': { host: ['cli', 'srv'] },
-  'middleboxes.json': { host: ['cli', 'srv'] },
+  'overview.json': { host: ['cli', 'srv', ...NAMED_HOSTS] },
+  'middleboxes.json': { host: ['cli', 'srv', ...NAMED_HOSTS] },
   'fleet.json': { host: ['cli', 'srv'] },
   'flow.json': { addr: ['10.2.0.2'], port: ['7010'] },
 };
@@ -198,6 +213,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-dashboards-'));
   storage = await openEmbeddedStorage(join(dir, 'data'), { retentionDays: 3650 });
   await insertIncidents();
+  await insertNamedIncidents();
 });
 
 afterAll(async () => {
@@ -227,16 +243,36 @@ describe('every panel runs against the views', () => {
     expect(new Set(causes.rows.map((r) => r.cause))).toEqual(
       new Set(['closed_port', 'app_abort_linger', 'idle_timeout', 'firewall_reject']),
     );
+    // Injected: two idle kills and a firewall reject, and invoicer's idle kill.
     const share = await run(sqlOfPanel('overview.json', 'Injected share'));
-    expect(share.rows[0]!.injected_share).toBeCloseTo(3 / 7);
+    expect(share.rows[0]!.injected_share).toBeCloseTo(4 / 10);
+    // One row per reset: checkout's received reset and payments-0's sent one are one flow row.
+    const pairs = await run(sqlOfPanel('overview.json', 'Resets by service pair'));
+    expect(pairs.rows.map((r) => [r.client, r.server, r.resets, r.injected])).toEqual(
+      expect.arrayContaining([
+        ['shop/Deployment/checkout', 'shop/payments', '1', '0'],
+        ['billing/Deployment/invoicer', 'billing/ledger', '1', '1'],
+        ['10.1.0.2', '10.2.0.2:7010', '2', '2'],
+      ]),
+    );
+    const byNamespace = await run(sqlOfPanel('middleboxes.json', 'Injected resets by namespace'));
+    expect(new Set(byNamespace.rows.map((r) => r.namespace))).toEqual(
+      new Set(['billing', '(not in Kubernetes)']),
+    );
     const boxes = await run(sqlOfPanel('middleboxes.json', 'Middleboxes'));
-    expect(boxes.rows.find((r) => r.kind === 'idle_kill')).toMatchObject({
-      destination: '10.2.0.2:7010',
-      hop_distance: 1,
-      resets: '2',
-      timeout_above_s: 1,
-      timeout_at_most_s: 7,
+    expect(boxes.rows.find((r) => r.source_host === 'node-c')).toMatchObject({
+      source_names: 'billing/invoicer-5c6b7-xyz12',
+      destination_name: 'billing/ledger-0',
     });
+    expect(boxes.rows.find((r) => r.kind === 'idle_kill' && r.source_host === 'cli')).toMatchObject(
+      {
+        destination: '10.2.0.2:7010',
+        hop_distance: 1,
+        resets: '2',
+        timeout_above_s: 1,
+        timeout_at_most_s: 7,
+      },
+    );
     const flow = await run(
       sqlOfPanel('flow.json', 'Resets of this endpoint, as each end recorded them'),
     );
@@ -254,7 +290,7 @@ describe('every panel runs against the views', () => {
       .get('overview.json')!
       .templating.list.filter((x) => x.type === 'query')) {
       const answer = await run(expandMacros(v.query, RANGE));
-      expect(answer.rows.map((r) => r.host)).toEqual(['cli', 'srv']);
+      expect(answer.rows.map((r) => r.host)).toEqual(['cli', 'node-d', 'srv']);
     }
   });
 });
