@@ -29,7 +29,7 @@ import {
   resetsSubject,
   STREAM,
 } from '../proto/nats-topology.js';
-import type { ResetFilter, WatchResetsResponse, WireResetEvent } from '../proto/index.js';
+import type { FlowEnd, ResetFilter, WatchResetsResponse, WireResetEvent } from '../proto/index.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
 import { BatchPublisher } from './lab/batch-publisher.js';
 import { AgentRunner } from './lab/agent-runner.js';
@@ -84,6 +84,14 @@ function watch(client: QueryClient, filter: Partial<ResetFilter> = {}): Watch {
   opened.push(opening);
   return opening;
 }
+
+const pod = (namespace: string, name: string, workload: string, services: string[]): FlowEnd => ({
+  kind: 'pod',
+  namespace,
+  name,
+  workload,
+  services,
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nowText = (agoMs: number) =>
@@ -313,6 +321,8 @@ describe('WatchResets from NATS', () => {
     [{ port: 70_000 }, 'port 70000: expected 1 to 65535'],
     [{ direction: 'sideways' }, 'direction sideways: expected one of sent, received'],
     [{ netns: 'purple' }, /^netns purple: no namespace of that name/],
+    [{ namespace: 'Shop' }, /^namespace Shop: expected a Kubernetes namespace/],
+    [{ pod: 'a/b/c' }, /^pod a\/b\/c: expected namespace\/name or a name/],
   ] as [Partial<ResetFilter>, string | RegExp][])(
     'refuses the filter %j with INVALID_ARGUMENT and one line',
     async (filter, detail) => {
@@ -325,6 +335,117 @@ describe('WatchResets from NATS', () => {
       expect(client.describe({ code, details }).message).toMatch(/^query refused: /);
     },
   );
+
+  it("names the ends with the collector's naming and filters live resets by name", async () => {
+    // The collector's naming (QueryServiceDeps.flowEnds) as a fixed table of
+    // addresses: what run-collector passes from its address map and inventory.
+    const names: Record<string, FlowEnd> = {
+      '10.244.1.5': pod('shop', 'checkout-7d9f8-abcde', 'Deployment/checkout', []),
+      '10.96.0.20': {
+        kind: 'service',
+        namespace: 'shop',
+        name: 'payments',
+        workload: '',
+        services: ['shop/payments'],
+      },
+      '10.244.2.7': pod('shop', 'payments-0', 'StatefulSet/payments', ['shop/payments']),
+    };
+    const unnamed: FlowEnd = { kind: '', namespace: '', name: '', workload: '', services: [] };
+    const named = await startQueryServer({
+      listen: '127.0.0.1:0',
+      storage,
+      log: pino({ level: 'silent' }),
+      resetFeed: feed,
+      flowEnds: (e: WireResetEvent) => ({
+        local: names[e.local_addr] ?? unnamed,
+        remote: names[e.remote_addr] ?? unnamed,
+      }),
+    });
+    const namedClient = new QueryClient(named.address);
+    try {
+      const cases: [Partial<ResetFilter>, number[]][] = [
+        [{}, [2002, 2003, 45_001]],
+        [{ namespace: 'shop' }, [2002, 45_001]],
+        [{ service: 'payments' }, [2002, 45_001]],
+        [{ workload: 'StatefulSet/payments' }, [2002]],
+        [{ pod: 'shop/checkout-7d9f8-abcde' }, [2002, 45_001]],
+        [{ namespace: 'billing' }, []],
+      ];
+      const watches = cases.map(([filter]) => watch(namedClient, filter));
+      await Promise.all(watches.map((w) => w.live));
+      await web1.publish([
+        // checkout's socket (an ephemeral port): it called the ClusterIP.
+        closedPortWireEvent({
+          direction: 'received',
+          local_addr: '10.244.1.5',
+          local_port: 45_001,
+          remote_addr: '10.96.0.20',
+          remote_port: 8080,
+          pod_name: 'checkout-7d9f8-abcde',
+          pod_namespace: 'shop',
+          workload: 'Deployment/checkout',
+        }),
+        // payments-0 answering checkout (a low port of its own: the server end by rule).
+        closedPortWireEvent({
+          local_addr: '10.244.2.7',
+          local_port: 2002,
+          remote_addr: '10.244.1.5',
+          remote_port: 45_000,
+        }),
+        closedPortWireEvent({ local_port: 2003 }),
+      ]);
+      await until(
+        () => watches.every((w, i) => w.responses.length >= cases[i]![1].length),
+        'every watch has its resets',
+      );
+      await sleep(300);
+      for (const w of watches) w.stream.cancel();
+      expect(watches.map((w) => w.ports())).toEqual(cases.map(([, ports]) => ports));
+      const [first, second, third] = watches[0]!.responses.map((r) => r.reset);
+      expect(first!.event.local_port).toBe(45_001);
+      expect(first).toMatchObject({
+        local_end: names['10.244.1.5'],
+        remote_end: names['10.96.0.20'],
+      });
+      expect(second).toMatchObject({
+        local_end: names['10.244.2.7'],
+        remote_end: names['10.244.1.5'],
+      });
+      expect(third).toMatchObject({ local_end: unnamed, remote_end: unnamed });
+    } finally {
+      namedClient.close();
+      await named.shutdown();
+    }
+  });
+
+  it("without the collector's naming: the agent's pod is the local end; --service is refused", async () => {
+    const w = watch(client, { namespace: 'shop' });
+    await w.live;
+    await web1.publish([
+      closedPortWireEvent({
+        local_port: 3001,
+        pod_name: 'checkout-1',
+        pod_namespace: 'shop',
+        workload: 'Deployment/checkout',
+      }),
+      closedPortWireEvent({ local_port: 3002 }),
+    ]);
+    await until(() => w.responses.length >= 1, 'the named reset watched');
+    await sleep(300);
+    expect(w.ports()).toEqual([3001]);
+    expect(w.responses[0]!.reset.local_end).toEqual({
+      kind: 'pod',
+      namespace: 'shop',
+      name: 'checkout-1',
+      workload: 'Deployment/checkout',
+      services: [],
+    });
+    const refused = await watch(client, { service: 'shop/payments' }).ended;
+    expect(refused.code).toBe(GrpcStatus.FAILED_PRECONDITION);
+    expect(refused.details).toBe(
+      'service shop/payments: this collector names no remote ends (start it with --kube or --inventory)',
+    );
+  });
 
   it('drops for a reader that stalls, says how many, and never slows the others', async () => {
     const slow = watch(client, { host: 'web-1' });
