@@ -13,8 +13,9 @@
 // No registry: the sandbox ("pause") and container images are Debian's static
 // busybox, imported with `ctr images import`. No CNI: the pods use the node's
 // network (hostNetwork), which does not change their cgroups. The systemd driver
-// needs systemd as PID 1 (runc asks it over D-Bus for the scopes); where it is not,
-// the script says so and records nothing. Not part of the test suite: run on purpose.
+// needs systemd (runc asks it over D-Bus for the slices and scopes); where it is not
+// PID 1, Debian's systemd is booted in namespaces of its own for the recording
+// (record-cgroup-paths.systemd.mjs). Not part of the test suite: run on purpose.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
@@ -32,6 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { criClient } from './record-cgroup-paths.cri-client.mjs';
 import { buildBusyboxImage } from './record-cgroup-paths.image.mjs';
+import { startSystemdNamespace } from './record-cgroup-paths.systemd.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PAUSE_IMAGE = 'localhost/rstscope-record/pause:busybox';
@@ -47,12 +49,6 @@ if (driver !== 'cgroupfs' && driver !== 'systemd') {
   fail(`unknown cgroup driver "${driver}": use cgroupfs or systemd`);
 }
 if (process.getuid?.() !== 0) fail('needs root: it starts containerd and creates cgroups');
-if (driver === 'systemd' && !isSystemdPid1()) {
-  fail(
-    'the systemd cgroup driver needs systemd as PID 1 (runc creates the pod slices and ' +
-      `container scopes through it over D-Bus); PID 1 here is "${comm(1)}"`,
-  );
-}
 
 installMissing(['containerd', 'runc', 'busybox-static']);
 
@@ -66,11 +62,17 @@ const before = new Set(
 );
 let containerd;
 let cri;
+let systemd;
 try {
+  if (driver === 'systemd' && comm(1) !== 'systemd') {
+    systemd = await startSystemdNamespace(work, cgroupMounts);
+  }
   writeFileSync(join(work, 'config.toml'), containerdConfig(work, driver));
-  containerd = spawn('containerd', ['--config', join(work, 'config.toml')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const args = ['--config', join(work, 'config.toml')];
+  const stdio = ['ignore', 'ignore', 'pipe'];
+  containerd = systemd
+    ? systemd.spawnInside('containerd', args, { stdio })
+    : spawn('containerd', args, { stdio });
   const log = [];
   containerd.stderr.on('data', (chunk) => log.push(chunk));
   await waitFor(
@@ -91,10 +93,10 @@ try {
   cri = await criClient(socket);
   const version = await cri.call('Version', { version: 'v1' });
   const pods = [];
-  for (const qos of QOS_CLASSES) pods.push(await recordPod(cri, qos, driver, work));
+  for (const qos of QOS_CLASSES) pods.push(await recordPod(cri, qos, driver, work, systemd));
 
   const out = join(repo, 'test', 'golden', 'cgroups', `recorded-containerd-${driver}.json`);
-  writeFileSync(out, `${JSON.stringify(recording(version, driver, pods), null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify(recording(version, driver, pods, systemd), null, 2)}\n`);
   process.stdout.write(`wrote ${out}: ${pods.length} pods\n`);
 } catch (err) {
   process.exitCode = 1;
@@ -102,12 +104,13 @@ try {
 } finally {
   cri?.close();
   await stopContainerd(containerd, work);
+  await systemd?.stop();
   removeKubeletCgroups(cgroupMounts, before);
   rmSync(work, { recursive: true, force: true });
 }
 
 /** One pod of class `qos` with one container: its cgroups as the host sees them. */
-async function recordPod(cri, qos, driver, work) {
+async function recordPod(cri, qos, driver, work, systemd) {
   const uid = randomUUID();
   const cgroupParent = kubeletPodCgroup(qos, uid, driver);
   const namespaces = { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' };
@@ -143,10 +146,8 @@ async function recordPod(cri, qos, driver, work) {
       qos,
       podUid: uid,
       cgroupParent,
-      sandbox: { id: podSandboxId, pid: sandboxPid, ...procCgroup(sandboxPid) },
-      containers: [
-        { name: 'app', id: containerId, pid: containerPid, ...procCgroup(containerPid) },
-      ],
+      sandbox: { id: podSandboxId, ...procCgroup(sandboxPid, systemd) },
+      containers: [{ name: 'app', id: containerId, ...procCgroup(containerPid, systemd) }],
     };
     await cri.call('StopContainer', { containerId, timeout: 1 });
     await cri.call('RemoveContainer', { containerId });
@@ -172,12 +173,26 @@ function kubeletPodCgroup(qos, uid, driver) {
     : `kubepods-${qos}-pod${escaped}.slice`;
 }
 
-/** /proc/<pid>/cgroup: the cgroup v2 path (what the agent sees) and every line as read. */
-function procCgroup(pid) {
-  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+/**
+ * /proc/<pid>/cgroup as the host reads it: the cgroup v2 path (what the agent
+ * sees) and every line. With systemd in namespaces, `pid` is the runtime's (inside)
+ * and the v2 path is also read from inside, as a node with systemd as PID 1 shows it.
+ */
+function procCgroup(pid, systemd) {
+  const hostPid = systemd ? systemd.hostPid(pid) : pid;
+  const lines = readFileSync(`/proc/${hostPid}/cgroup`, 'utf8').trim().split('\n');
+  const recorded = { pid: hostPid, cgroup: v2Path(lines, hostPid), procCgroup: lines };
+  if (systemd) {
+    const inside = systemd.cgroupInside(hostPid).trim().split('\n');
+    recorded.cgroupInNamespace = v2Path(inside, hostPid);
+  }
+  return recorded;
+}
+
+function v2Path(lines, pid) {
   const v2 = lines.find((line) => line.startsWith('0::'));
   if (!v2) throw new RecordError(`/proc/${pid}/cgroup has no cgroup v2 line`);
-  return { cgroup: v2.slice('0::'.length), procCgroup: lines };
+  return v2.slice('0::'.length);
 }
 
 function infoPid(reply) {
@@ -187,7 +202,7 @@ function infoPid(reply) {
   return pid;
 }
 
-function recording(version, driver, pods) {
+function recording(version, driver, pods, systemd) {
   return {
     about:
       'Recorded, not written by hand: cgroup paths that a real containerd (CRI plugin, runc) gave pods ' +
@@ -210,6 +225,14 @@ function recording(version, driver, pods) {
         'restrict_oom_score_adj = true: this machine withholds CAP_SYS_RESOURCE, so the sandbox OOM score of -998 cannot be set',
         'images: Debian busybox-static imported with ctr (no registry reachable)',
         'no resource limits in the CRI requests: the kubelet would send them; they do not change the paths',
+        ...(systemd
+          ? [
+              `${systemd.version} booted as PID 1 of its own pid, mount and cgroup namespaces, rooted at ` +
+                `/${systemd.rootName} in every hierarchy (systemd is not PID 1 on this machine), with an empty ` +
+                'default target; containerd ran inside them. "cgroup" is the path as the host sees it, ' +
+                '"cgroupInNamespace" as read inside, which is what a node with systemd as PID 1 shows',
+            ]
+          : []),
       ],
     },
     pods,
@@ -373,10 +396,6 @@ function packageVersions(packages) {
     }
   }
   return versions;
-}
-
-function isSystemdPid1() {
-  return comm(1) === 'systemd';
 }
 
 function comm(pid) {

@@ -3,8 +3,8 @@
 // containerd (CRI plugin, runc), ran pods over CRI with the kubelet's cgroup_parent
 // and read /proc/<pid>/cgroup of each sandbox and container on the host. Every
 // recorded path must give back the pod UID, container id, runtime and QoS the
-// runtime was actually given or returned. What could not be recorded here (CRI-O,
-// the systemd driver) is listed in test/golden/cgroups/README.md.
+// runtime was actually given or returned. What could not be recorded here (CRI-O)
+// is listed in test/golden/cgroups/README.md.
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCgroupPath } from '../agent/k8s/cgroup-path.js';
@@ -17,6 +17,11 @@ interface RecordedProcess {
   cgroup: string;
   /** Every line of /proc/<pid>/cgroup as read (v1 hierarchies too on a hybrid host). */
   procCgroup: string[];
+  /**
+   * systemd driver only: the v2 path read inside the namespaces where the recording
+   * booted systemd (it is not PID 1 here), i.e. as a node with systemd as PID 1 shows it.
+   */
+  cgroupInNamespace?: string;
 }
 
 interface Recording {
@@ -76,17 +81,37 @@ describe('recorded cgroup paths → pod and container', () => {
     expect(parseCgroupPath(process.cgroup)).toEqual(expected);
     // The v2 line is one of the lines read, not a copy that drifted from them.
     expect(process.procCgroup).toContain(`0::${process.cgroup}`);
-    // On a hybrid host the v1 hierarchies name the same pod and container.
+    if (recording.provenance.cgroupDriver === 'systemd') {
+      expect(process.cgroupInNamespace).toBeDefined();
+      expect(parseCgroupPath(process.cgroupInNamespace!)).toEqual(expected);
+      expect(process.cgroup.endsWith(process.cgroupInNamespace!)).toBe(true);
+    }
+    // On a hybrid host the v1 hierarchies name the same pod; with the systemd
+    // driver runc left the sandbox in the pod slice in the devices hierarchy.
     for (const line of process.procCgroup) {
-      const path = line.split(':').slice(2).join(':');
-      expect(parseCgroupPath(path), line).toEqual(expected);
+      const got = parseCgroupPath(line.split(':').slice(2).join(':'));
+      expect(got, line).toEqual(
+        got.containerId ? expected : { runtime: 'unknown', podUid: pod.podUid, qos: pod.qos },
+      );
     }
   });
 
   it('puts each container below the cgroup_parent the kubelet gave its pod', () => {
     for (const { recording, pod, process } of cases) {
-      if (recording.provenance.cgroupDriver !== 'cgroupfs') continue;
-      expect(process.cgroup.startsWith(`${pod.cgroupParent}/`)).toBe(true);
+      // cgroupfs takes the parent as a path; systemd the pod's slice, which it nests.
+      if (recording.provenance.cgroupDriver === 'cgroupfs') {
+        expect(process.cgroup.startsWith(`${pod.cgroupParent}/`)).toBe(true);
+      } else {
+        expect(process.cgroupInNamespace).toMatch(
+          new RegExp(`^/kubepods\\.slice/(.+/)?${pod.cgroupParent.replaceAll('.', '\\.')}/`),
+        );
+      }
     }
+  });
+
+  it('has the systemd and the cgroupfs driver', () => {
+    const drivers = recordings.map((r) => r.recording.provenance.cgroupDriver);
+    expect(drivers).toContain('systemd');
+    expect(drivers).toContain('cgroupfs');
   });
 });
