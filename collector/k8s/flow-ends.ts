@@ -42,7 +42,7 @@ export class FlowEndNamer {
 
   /** Either source may be absent: without both, every end is unnamed. */
   constructor(
-    map: AddressMap | undefined,
+    map: Pick<AddressMap, 'book'> | undefined,
     private readonly inventory: Inventory | undefined,
   ) {
     this.book = map?.book ?? new AddressBook();
