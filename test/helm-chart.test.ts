@@ -259,6 +259,17 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
     const volume = volumesOf(agent).find((v) => v.name === cgroup?.name);
     expect(volume?.hostPath?.path).toBe('/sys/fs/cgroup');
     expect(podSpecOf(agent)!.automountServiceAccountToken).toBe(true);
+
+    // A node in systemd's hybrid mode has its cgroup v2 hierarchy beside the v1 controllers.
+    const hybrid = only(
+      manifests(template('--set', 'agent.kubernetes.hostCgroupRoot=/sys/fs/cgroup/unified')),
+      'DaemonSet',
+      '-agent',
+    );
+    expect(volumesOf(hybrid).find((v) => v.name === cgroup?.name)?.hostPath?.path).toBe(
+      '/sys/fs/cgroup/unified',
+    );
+    expect(containerOf(hybrid).args).toContain('--cgroup-root=/host/sys/fs/cgroup');
   });
 
   it("passes the agent only flags its own config accepts, naming this node and the host's cgroup tree", () => {
