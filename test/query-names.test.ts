@@ -528,6 +528,13 @@ describe('CLI verbs with the name flags', () => {
     const boxes = await run(runMiddleboxesCommand, [...WINDOW, '--namespace', 'billing', '--json']);
     expect(boxes.code, boxes.err).toBe(0);
     expect(jsonOut(boxes).map((b) => b.source_host)).toEqual(['node-c']);
+    expect(jsonOut(boxes)[0]).toMatchObject({
+      source_names: ['billing/invoicer-5c6b7-xyz12'],
+      destination_name: 'billing/ledger-0',
+    });
+    const table = await run(runMiddleboxesCommand, [...WINDOW, '--namespace', 'billing']);
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).toMatch(/node-c \[billing\/invoicer-5c6b7-xyz12\] → \S+ billing\/ledger-0/);
     const diagnose = await run(runDiagnoseCommand, [...WINDOW, '--workload', 'invoicer']);
     expect(diagnose.code, diagnose.err).toBe(0);
     expect(diagnose.out).toContain('idle_timeout');

@@ -33,10 +33,16 @@ export function middleboxTable(boxes: readonly Middlebox[]): string[] {
   );
 }
 
-/** client → 10.2.0.2:9300 (server): from the host that received the resets to the end it talked to. */
+/**
+ * client → 10.2.0.2:9300 (server): from the host that received the resets to
+ * the end it talked to; in Kubernetes, with the receiving pods and the end's name
+ * (node-a [shop/checkout-x2] → 10.96.0.20:8080 shop/payments).
+ */
 function pathText(m: Middlebox): string {
   const hosts = m.destination_hosts.length ? ` (${m.destination_hosts.join(', ')})` : '';
-  return `${m.source_host} → ${endpointText(m.destination_addr, m.destination_port)}${hosts}`;
+  const sources = m.source_names.length ? ` [${m.source_names.join(', ')}]` : '';
+  const name = m.destination_name ? ` ${m.destination_name}` : '';
+  return `${m.source_host}${sources} → ${endpointText(m.destination_addr, m.destination_port)}${name}${hosts}`;
 }
 
 /** 64 (peer 63): the RST's TTL against the TTL of the peer's ordinary segments. */

@@ -30,6 +30,8 @@ interface MiddleboxRow {
   known_timeouts: string[];
   example_flows: string[];
   example_event_ids: string[];
+  source_names: string[];
+  destination_name: string;
 }
 
 export function middleboxesHandler(deps: QueryServiceDeps) {
@@ -83,6 +85,8 @@ function middlebox(r: MiddleboxRow): Middlebox {
     known_timeouts: r.known_timeouts,
     example_flows: r.example_flows,
     example_event_ids: r.example_event_ids,
+    source_names: r.source_names,
+    destination_name: r.destination_name,
   };
   if (r.hop_distance !== null) box.hop_distance = r.hop_distance;
   if (r.rst_ttl !== null) box.rst_ttl = r.rst_ttl;

@@ -746,6 +746,15 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "string",
                   "id": 18
+                },
+                "source_names": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 19
+                },
+                "destination_name": {
+                  "type": "string",
+                  "id": 20
                 }
               }
             },
@@ -1536,6 +1545,8 @@ export interface Middlebox {
   known_timeouts: string[];
   example_flows: string[];
   example_event_ids: string[];
+  source_names: string[];
+  destination_name: string;
 }
 
 export interface MiddleboxesResponse {
