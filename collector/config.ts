@@ -2,6 +2,8 @@
 // loader that validates flags and environment.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { KUBE_OPTIONS, KUBE_USAGE, KubeConfigError, kubeConfigFromFlags } from '../k8s/index.js';
+import type { KubeConfig } from '../k8s/index.js';
 import {
   DEFAULT_DURABLE,
   MAX_MESSAGE_BYTES,
@@ -11,6 +13,8 @@ import {
 import { CollectorConfigError } from './errors.js';
 import { DEFAULT_INGEST_LIMITS } from './ingest/ingester.js';
 import type { IngestLimits } from './ingest/ingester.js';
+import { InventoryError, loadInventory } from './k8s/inventory.js';
+import type { Inventory } from './k8s/inventory.js';
 import { DEFAULT_ACK_WAIT_MS } from './nats-intake.js';
 import { HOST_PORT_FORM, parseHostPort } from './query/host-port.js';
 import { DEFAULT_QUERY_ADDRESS } from './query/query-limits.js';
@@ -40,6 +44,10 @@ export interface CollectorConfig {
   maxMessageBytes: number;
   /** Unacked messages go to another collector after this long (default 30 s; set when the consumer is created). */
   ackWaitMs: number;
+  /** The Kubernetes API to name pods, services and nodes from (default: in a pod, its own; else none). */
+  kube?: KubeConfig;
+  /** Names for addresses outside Kubernetes (--inventory FILE; default none). */
+  inventory?: Inventory;
 }
 
 export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--listen HOST:PORT]
@@ -51,6 +59,8 @@ export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--
                           [--max-message-bytes N] [--ack-wait-ms N]
                           [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                           [--token-file FILE] [--allow-plaintext-token]
+                          [--kube auto|on|off] [--kube-api URL] [--kube-token-file FILE]
+                          [--kube-ca FILE] [--inventory FILE]
 
 Stores every reset the agents publish on NATS JetStream in ClickHouse, and serves
 read-only queries over gRPC.
@@ -76,7 +86,14 @@ Securing the query service (files are read at startup; restart to rotate them):
                       (env ${TOKEN_ENV}: the token itself); health checks stay open
   --allow-plaintext-token
                       accept a token without TLS on a non-loopback --listen, when TLS
-                      ends in front of the collector (a mesh sidecar, a load balancer)`;
+                      ends in front of the collector (a mesh sidecar, a load balancer)
+
+Naming both ends of every reset as it is stored (pods, services, nodes; the
+addresses table keeps who an address was, and when):
+${KUBE_USAGE}
+  --inventory FILE         names for addresses and CIDRs outside Kubernetes, JSON:
+                           {"entries": [{"address": "10.0.0.1", "name": "nat-gw-1",
+                           "kind": "middlebox"}, ...]} (kinds: host, service, middlebox)`;
 
 export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
   let values;
@@ -107,6 +124,8 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
         'tls-client-ca': { type: 'string' },
         'token-file': { type: 'string' },
         'allow-plaintext-token': { type: 'boolean', default: false },
+        ...KUBE_OPTIONS,
+        inventory: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -161,7 +180,30 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
     },
     maxMessageBytes: positiveInt('--max-message-bytes', values['max-message-bytes'], 64 << 20),
     ackWaitMs,
+    kube: kubeConfig(values, env),
+    inventory: values.inventory === undefined ? undefined : inventory(values.inventory),
   };
+}
+
+function kubeConfig(flags: Parameters<typeof kubeConfigFromFlags>[0], env: NodeJS.ProcessEnv) {
+  try {
+    return kubeConfigFromFlags(flags, env);
+  } catch (err) {
+    if (err instanceof KubeConfigError) throw new CollectorConfigError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** Read at startup: a bad file stops the collector with one line naming the file and line. */
+function inventory(file: string): Inventory {
+  try {
+    return loadInventory(file);
+  } catch (err) {
+    if (err instanceof InventoryError) {
+      throw new CollectorConfigError(`--inventory ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 function querySecurity(

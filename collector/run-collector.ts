@@ -1,11 +1,12 @@
-// `rstscope collector`: config → storage (migrated) → NATS intake → ingester →
-// live reset feed → query service; on SIGINT/SIGTERM stop pulling, insert and ack
+// `rstscope collector`: config → storage (migrated) → NATS intake → naming
+// (Kubernetes, inventory) → ingester → live reset feed → query service; on SIGINT/SIGTERM stop pulling, insert and ack
 // what is pending, end the watches, close everything.
 import { pino } from 'pino';
 import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
 import { collectorStatusProvider } from './collector-status.js';
 import type { CollectorConfig } from './config.js';
 import { Ingester } from './ingest/ingester.js';
+import { startCollectorNaming } from './k8s/collector-naming.js';
 import { NatsIntake } from './nats-intake.js';
 import { NatsResetFeed } from './query/nats-reset-feed.js';
 import { startQueryServer } from './query/query-server.js';
@@ -33,7 +34,21 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
     });
     cleanups.unshift(() => intake.close());
     await intake.open();
-    const ingester = new Ingester(storage, intake, config.ingest, config.maxMessageBytes, log);
+    const naming = startCollectorNaming({
+      kube: config.kube,
+      inventory: config.inventory,
+      storage,
+      log,
+    });
+    cleanups.unshift(() => naming.stop());
+    const ingester = new Ingester(
+      storage,
+      intake,
+      config.ingest,
+      config.maxMessageBytes,
+      log,
+      naming.nameEnds,
+    );
     const resetFeed = await NatsResetFeed.open({ servers: config.nats, log });
     cleanups.unshift(() => resetFeed.close());
     const server = await startQueryServer({
@@ -42,6 +57,7 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
       log,
       ...security,
       resetFeed,
+      flowEnds: naming.nameEnds,
       collectorStatus: collectorStatusProvider({
         storage: `${storage.backend} ${storage.location}`,
         backlog: () => intake.backlog(),

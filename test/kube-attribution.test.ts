@@ -260,35 +260,35 @@ describe('the inventory', () => {
   });
 
   it.each([
-    ['{', /^inventory\.json: not valid JSON \(/],
+    ['{', /^inventory\.json:1: not valid JSON \(/],
     ['[]', /^inventory\.json: expected \{"entries": \[/],
     [
       '{"entries":[{"address":"10.0.0.0/33","name":"x","kind":"host"}]}',
-      /^inventory\.json: entry 1 \(x\): address 10\.0\.0\.0\/33: expected an address or a CIDR, e\.g\. /,
+      /^inventory\.json:1: entry 1 \(x\): address 10\.0\.0\.0\/33: expected an address or a CIDR, e\.g\. /,
     ],
     [
       '{"entries":[{"address":"10.0.0.1/8","name":"office","kind":"host"}]}',
-      /^inventory\.json: entry 1 \(office\): 10\.0\.0\.1\/8 has host bits set; write the network \(10\.0\.0\.0\/8\) or a single address$/,
+      /^inventory\.json:1: entry 1 \(office\): 10\.0\.0\.1\/8 has host bits set; write the network \(10\.0\.0\.0\/8\) or a single address$/,
     ],
     [
       '{"entries":[{"address":"10.0.0.1","name":"gw","kind":"router"}]}',
-      /^inventory\.json: entry 1 \(gw\): kind "router": expected one of host, service, middlebox$/,
+      /^inventory\.json:1: entry 1 \(gw\): kind "router": expected one of host, service, middlebox$/,
     ],
     [
       '{"entries":[{"address":"10.0.0.1","kind":"host"}]}',
-      /^inventory\.json: entry 1: name is missing; give every entry a name$/,
+      /^inventory\.json:1: entry 1: name is missing; give every entry a name$/,
     ],
     [
       '{"entries":[{"cidr":"10.0.0.0/8","name":"corp","kind":"host"}]}',
-      /^inventory\.json: entry 1 \(corp\): unknown field "cidr"; the fields are address, name, kind, labels$/,
+      /^inventory\.json:1: entry 1 \(corp\): unknown field "cidr"; the fields are address, name, kind, labels$/,
     ],
     [
       '{"entries":[{"address":"10.0.0.1","name":"a","kind":"host","labels":{"n":1}}]}',
-      /^inventory\.json: entry 1 \(a\): labels must be an object of strings/,
+      /^inventory\.json:1: entry 1 \(a\): labels must be an object of strings/,
     ],
     [
       '{"entries":[{"address":"10.0.0.0/8","name":"a","kind":"host"},{"address":"10.0.0.0/8","name":"b","kind":"host"}]}',
-      /^inventory\.json: entry 2 \(b\): 10\.0\.0\.0\/8 is already a; give each address or CIDR once$/,
+      /^inventory\.json:1: entry 2 \(b\): 10\.0\.0\.0\/8 is already a; give each address or CIDR once$/,
     ],
   ])('refuses %s with one line naming the entry', (text, line) => {
     expect(() => parseInventory(text, 'inventory.json')).toThrow(InventoryError);

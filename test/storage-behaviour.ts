@@ -247,6 +247,15 @@ export function storageBehaviour(ctx: BehaviourContext): void {
       { b: 'node-a/boot/1/7' },
     );
     const stored = (e: ResetEvent) => ({
+      // Columns these rows do not give: their defaults, the pod and both ends unnamed.
+      ...Object.fromEntries(
+        RESETS.columns
+          .filter((c) => c.since === 4)
+          .map((c) => [
+            c.name,
+            c.type.startsWith('Array') ? [] : c.type.startsWith('Map') ? {} : '',
+          ]),
+      ),
       ...e,
       local_addr: e.family === 'ipv4' ? `::ffff:${e.local_addr}` : e.local_addr,
       remote_addr: e.family === 'ipv4' ? `::ffff:${e.remote_addr}` : e.remote_addr,

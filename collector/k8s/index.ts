@@ -2,6 +2,8 @@ export { AddressMap } from './address-map.js';
 export type { AddressMapOptions } from './address-map.js';
 export { AddressBook, DEFAULT_ENDED_RETENTION_MS, START_GRACE_MS } from './address-book.js';
 export type { AddressMapping, MappingKind, SeenMapping } from './address-book.js';
+export { ADDRESS_FLUSH_EVERY_MS, ADDRESS_RESTAMP_EVERY_MS, AddressTable } from './address-table.js';
+export type { AddressTableOptions } from './address-table.js';
 export { canonicalAddress } from './address-text.js';
 export { attribute } from './attribution.js';
 export type { Attribution } from './attribution.js';

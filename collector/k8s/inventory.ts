@@ -37,15 +37,17 @@ const FIELDS = new Set(['address', 'name', 'kind', 'labels']);
 export class Inventory {
   private readonly prefixes: Prefix[];
 
-  constructor(entries: InventoryEntry[], source = 'inventory') {
+  /** `lines`: where each entry starts in its file, for messages. */
+  constructor(entries: InventoryEntry[], source = 'inventory', lines: number[] = []) {
     const byRange = new Map<string, InventoryEntry>();
     this.prefixes = entries.map((entry, i) => {
-      const prefix = toPrefix(entry, `${source}: entry ${i + 1} (${entry.name})`);
+      const where = `${at(source, lines[i])}: entry ${i + 1} (${entry.name})`;
+      const prefix = toPrefix(entry, where);
       const key = `${prefix.range.firstText}/${prefix.bits}`;
       const twin = byRange.get(key);
       if (twin) {
         throw new InventoryError(
-          `${source}: entry ${i + 1} (${entry.name}): ${entry.address} is already ${twin.name}; give each address or CIDR once`,
+          `${where}: ${entry.address} is already ${twin.name}; give each address or CIDR once`,
         );
       }
       byRange.set(key, entry);
@@ -68,6 +70,15 @@ export class Inventory {
   get size(): number {
     return this.prefixes.length;
   }
+
+  /** Every entry with the first and last address it covers (IPv6 text, IPv4 v4-mapped). */
+  ranges(): { entry: InventoryEntry; first: string; last: string }[] {
+    return this.prefixes.map((p) => ({
+      entry: p.entry,
+      first: p.range.firstText,
+      last: p.range.lastText,
+    }));
+  }
 }
 
 /** Reads and checks an inventory file; every problem is one line naming the entry. */
@@ -89,7 +100,10 @@ export function parseInventory(text: string, source = 'inventory'): Inventory {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new InventoryError(`${source}: not valid JSON (${(err as Error).message})`, {
+    const message = (err as Error).message;
+    const position = /at position (\d+)/.exec(message)?.[1];
+    const line = lineOf(text, position === undefined ? text.length : Number(position));
+    throw new InventoryError(`${at(source, line)}: not valid JSON (${message})`, {
       cause: err,
     });
   }
@@ -99,10 +113,62 @@ export function parseInventory(text: string, source = 'inventory'): Inventory {
       `${source}: expected {"entries": [{"address": "10.0.0.0/8", "name": "…", "kind": "host"}, …]}`,
     );
   }
+  const lines = entryLines(text);
   return new Inventory(
-    entries.map((raw, i) => checkEntry(raw, `${source}: entry ${i + 1}`)),
+    entries.map((raw, i) => checkEntry(raw, `${at(source, lines[i])}: entry ${i + 1}`)),
     source,
+    lines,
   );
+}
+
+/** `file:line`, as compilers name a place, or the file alone when the line is unknown. */
+function at(source: string, line: number | undefined): string {
+  return line === undefined ? source : `${source}:${line}`;
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/**
+ * The line each element of the top-level "entries" array starts on, read from
+ * text JSON.parse accepted: a scan that skips strings and counts nesting.
+ */
+function entryLines(text: string): number[] {
+  const lines: number[] = [];
+  let line = 1;
+  let depth = 0;
+  let key = '';
+  let inEntries = false;
+  let expectValue = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') line++;
+    else if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (inEntries && depth === 2 && expectValue) lines.push(line);
+      if (depth === 1) key = text.slice(i + 1, end);
+      i = end;
+      expectValue = false;
+    } else if (c === '{' || c === '[') {
+      if (inEntries && depth === 2 && expectValue) lines.push(line);
+      depth++;
+      if (depth === 2 && c === '[' && key === 'entries') inEntries = true;
+      expectValue = true;
+    } else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 1) inEntries = false;
+      expectValue = false;
+    } else if (c === ',') expectValue = true;
+    else if (c !== ' ' && c !== '\t' && c !== '\r' && c !== ':' && inEntries && depth === 2) {
+      if (expectValue) lines.push(line);
+      expectValue = false;
+    }
+  }
+  return lines;
 }
 
 function checkEntry(raw: unknown, where: string): InventoryEntry {

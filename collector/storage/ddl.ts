@@ -67,7 +67,7 @@ export function singleNodeTableDdl(table: TableDefinition, retentionDays?: numbe
   return createTable(table, {
     target: quoteIdentifier(table.name),
     onCluster: '',
-    engine: table.engine,
+    engine: table.version ? `${table.engine}(${table.version})` : table.engine,
     ttl: retentionDays === undefined ? '' : ttlExpression(table, retentionDays),
   });
 }
@@ -122,7 +122,7 @@ export function clusterDdl(clusterName: string, database: string, retentionDays 
       createTable(table, {
         target: localTarget,
         onCluster,
-        engine: `Replicated${table.engine}(${quoteString(zkPath)}, '{replica}')`,
+        engine: `Replicated${table.engine}(${quoteString(zkPath)}, '{replica}'${table.version ? `, ${table.version}` : ''})`,
         ttl: ttlExpression(table, retentionDays),
       }),
       `CREATE TABLE IF NOT EXISTS ${distributedTarget}${onCluster} AS ${localTarget}` +

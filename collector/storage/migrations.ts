@@ -10,7 +10,7 @@
 import { addedColumnsDdl, singleNodeTableDdl, ttlExpression } from './ddl.js';
 import { installDiagnosisViews } from '../diagnosis/views.js';
 import type { SqlRunner } from './sql-runner.js';
-import { AGENTS, RESETS, TABLES } from './tables.js';
+import { ADDRESSES, AGENTS, RESETS, TABLES } from './tables.js';
 
 export interface Migration {
   version: number;
@@ -26,6 +26,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     name: 'resets: Kubernetes pod and both ends by name',
     statements: addedColumnsDdl(RESETS, 4),
+  },
+  {
+    version: 5,
+    name: 'addresses table: who an address was, and when',
+    statements: [singleNodeTableDdl(ADDRESSES)],
   },
 ];
 

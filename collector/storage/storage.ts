@@ -1,7 +1,7 @@
 // The one interface both storage backends implement: a ClickHouse server through
 // @clickhouse/client, and embedded ClickHouse through chDB. Same DDL, same SQL.
 
-export type TableName = 'resets' | 'agents';
+export type TableName = 'resets' | 'agents' | 'addresses';
 
 /** A row as ClickHouse takes it in JSONEachRow: column name → value. */
 export type Row = Record<string, unknown>;

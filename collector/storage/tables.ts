@@ -1,4 +1,4 @@
-// The two tables rstscope stores, defined once. The single-node DDL, the
+// The tables rstscope stores, defined once. The single-node DDL, the
 // cluster DDL and docs/storage.md all follow from these lists.
 
 export interface Column {
@@ -23,11 +23,13 @@ export interface SkipIndex {
 }
 
 export interface TableDefinition {
-  name: 'resets' | 'agents';
+  name: 'resets' | 'agents' | 'addresses';
   comment: string;
   columns: readonly Column[];
   /** The replicated variant is the same engine with a Replicated prefix. */
   engine: 'MergeTree' | 'ReplacingMergeTree';
+  /** ReplacingMergeTree's version column: of rows with one key, the largest stays. */
+  version?: string;
   partitionBy: string;
   orderBy: readonly string[];
   indexes: readonly SkipIndex[];
@@ -245,4 +247,62 @@ export const AGENTS: TableDefinition = {
   settings: { ttl_only_drop_parts: 1 },
 };
 
-export const TABLES: readonly TableDefinition[] = [RESETS, AGENTS];
+const MS_TIME = "DateTime64(3, 'UTC')";
+
+export const ADDRESSES: TableDefinition = {
+  name: 'addresses',
+  comment: 'Who an address was, and when: the collector’s Kubernetes address map and inventory',
+  columns: [
+    col(
+      'kind',
+      LC,
+      TEXT,
+      'pod, service (a ClusterIP or a port on it), endpoint, node or inventory',
+    ),
+    col('range_start', 'IPv6', TEXT, 'The address (IPv4 v4-mapped), or the first of a CIDR'),
+    col('range_end', 'IPv6', TEXT, 'The same address, or the last of a CIDR'),
+    col('port', 'UInt16', PLAIN, "A service's port, an endpoint's target port; 0: any port"),
+    col('protocol', LC, TEXT, 'TCP, UDP or SCTP with a port; empty without one'),
+    col('namespace', LC, TEXT, 'Namespace of the pod, service or endpoint'),
+    col('name', LC, TEXT, "The pod's, service's, node's or inventory entry's name"),
+    col('workload', LC, TEXT, "A pod's workload, Kind/name"),
+    col('pod', LC, TEXT, "An endpoint's pod"),
+    col('inventory_kind', LC, TEXT, 'An inventory entry: host, service or middlebox'),
+    col('labels', 'Map(LowCardinality(String), String)', TEXT, "An inventory entry's labels"),
+    col('first_seen', MS_TIME, TEXT, 'When the collector first saw the mapping'),
+    col('last_seen', MS_TIME, TEXT, 'When it last saw it hold (re-stamped every 5 minutes)'),
+    col(
+      'ended',
+      `Nullable(${MS_TIME})`,
+      TEXT,
+      'When the API said it was gone; NULL while it holds',
+    ),
+    INSERTED_AT,
+  ],
+  // A mapping is re-written with a later last_seen while it holds and once
+  // more when it ends; merges keep the latest. Readers use FINAL or argMax.
+  engine: 'ReplacingMergeTree',
+  version: 'last_seen',
+  // Every row of one mapping has the same first_seen, so they meet in one partition.
+  partitionBy: 'toYYYYMM(first_seen)',
+  // "Who was 10.244.1.7" is a range of the key; first_seen last tells a
+  // mapping seen again after a collector restart from its earlier life.
+  orderBy: [
+    'range_start',
+    'range_end',
+    'kind',
+    'namespace',
+    'name',
+    'port',
+    'protocol',
+    'pod',
+    'first_seen',
+  ],
+  indexes: [],
+  ttlFrom: 'toDateTime(last_seen)',
+  // An address's rows on one shard, so its versions meet and collapse.
+  shardingKey: 'cityHash64(range_start)',
+  settings: { ttl_only_drop_parts: 1 },
+};
+
+export const TABLES: readonly TableDefinition[] = [RESETS, AGENTS, ADDRESSES];
