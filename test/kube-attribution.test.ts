@@ -61,6 +61,7 @@ describe('the agent’s pod cache', () => {
       labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
       workload: { kind: 'Deployment', name: 'checkout' },
       containerIds: ['4b1e9c0d'.repeat(8)],
+      containerNames: { ['4b1e9c0d'.repeat(8)]: 'checkout' },
       podIps: ['10.244.1.12'],
       hostNetwork: false,
       qosClass: 'Burstable',
