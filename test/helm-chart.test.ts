@@ -1,13 +1,15 @@
 // The Helm chart: lint, renders valid against the Kubernetes schemas, golden renders,
 // and the rules the chart promises (least privilege, documented values, strict schema).
 // Rewrite the golden renders after an intended change: UPDATE_GOLDEN=1 npx vitest run test/helm-chart.test.ts
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validate as validateContainer } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Container';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadAgentConfig } from '../agent/config.js';
 import { repoRoot } from '../agent/repo-root.js';
+import { loadCollectorConfig } from '../collector/config.js';
 import { parseInventory } from '../collector/k8s/inventory.js';
 import { HelmHome, helmUnavailable } from './lab/helm.js';
 import { manifestProblems, podSpecOf, unknownFields } from './lab/kubernetes-schemas.js';
@@ -317,6 +319,46 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
     expect(volume?.configMap?.name).toBe(configMap.metadata.name);
     expect(volume?.configMap?.items).toEqual([{ key: 'inventory.json', path: 'inventory.json' }]);
     expect(podAnnotations(collector)['checksum/inventory']).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("passes the collector only flags its own config accepts, the inventory read from the ConfigMap's file", () => {
+    // The production example without the Secrets whose files exist only in a pod.
+    const objects = manifests(
+      template(
+        '-f',
+        PRODUCTION,
+        ...['--set', 'query.tls.existingSecret=', '--set', 'query.token.existingSecret='],
+        ...['--set', 'clickhouse.tlsSecret='],
+      ),
+    );
+    const { argv, env } = kubeletArgs(containerOf(only(objects, 'Deployment', '-collector')), '');
+    // The ConfigMap volume, as kubelet would project it, in a temp dir.
+    const volume = mkdtempSync(join(tmpdir(), 'rstscope-inventory-'));
+    try {
+      const configMap = only(objects, 'ConfigMap', '-inventory');
+      const data = configMap.data as Record<string, string>;
+      mkdirSync(join(volume, 'inventory'));
+      writeFileSync(join(volume, 'inventory', 'inventory.json'), data['inventory.json']!);
+      const local = argv.map((a) => a.replace('=/etc/rstscope/', `=${volume}/`));
+      expect(local).not.toEqual(argv);
+      // No service account here: the API at loopback, the rest checked as the collector does.
+      const config = loadCollectorConfig([...local, '--kube-api=http://127.0.0.1:6443'], env);
+      expect(config.kube?.server.href).toBe('http://127.0.0.1:6443/');
+      expect(config.inventory?.lookup('10.0.255.1')?.name).toBe('nat-gateway');
+      expect(() => loadCollectorConfig(local, env)).toThrow(/not in a Kubernetes pod/);
+    } finally {
+      rmSync(volume, { recursive: true, force: true });
+    }
+    const off = kubeletArgs(
+      containerOf(only(manifests(template(...ATTRIBUTION_OFF)), 'Deployment', '-collector')),
+      '',
+    );
+    const offConfig = loadCollectorConfig(off.argv, {
+      ...off.env,
+      KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    });
+    expect(offConfig.kube).toBeUndefined();
+    expect(offConfig.inventory).toBeUndefined();
   });
 
   it('renders an inventory the collector parses, with the middlebox CIDR of the production example', () => {
