@@ -71,6 +71,8 @@ export class AddressBook {
   private readonly bySource = new Map<string, Set<string>>();
   /** While true, what is set comes from the API's first list (see SeenMapping.listed). */
   private listing = true;
+  /** Grows with every change an answer of at() could see: lets callers cache answers. */
+  revision = 0;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -89,9 +91,13 @@ export class AddressBook {
         held.sources.add(source);
         held.mapping.lastSeen = now;
         // A pod's workload may be learned late (its ReplicaSet read after the pod).
-        if (mapping.workload) held.mapping.workload = mapping.workload;
+        if (mapping.workload && mapping.workload !== held.mapping.workload) {
+          held.mapping.workload = mapping.workload;
+          this.revision++;
+        }
         continue;
       }
+      this.revision++;
       this.live.set(id, {
         mapping: {
           ...mapping,
@@ -120,6 +126,7 @@ export class AddressBook {
   /** The first list is complete: what is set from now on started when we saw it. */
   listed(): void {
     this.listing = false;
+    this.revision++;
   }
 
   /** The mappings of `address` that hold now. */
@@ -150,6 +157,20 @@ export class AddressBook {
     return found.length > 0 ? found : soon;
   }
 
+  /**
+   * From when on at(address, t) gives the same answer for every later t (until
+   * the next change): after the last mapping there started and the last one ended.
+   */
+  settledSince(address: string): number {
+    let since = -Infinity;
+    for (const id of this.byAddress.get(address) ?? []) {
+      const m = this.live.get(id)!.mapping;
+      if (!m.listed) since = Math.max(since, m.firstSeen);
+    }
+    for (const m of this.endedByAddress.get(address) ?? []) since = Math.max(since, m.ended! + 1);
+    return since;
+  }
+
   /** Every mapping, live and recently ended: what the storage step will write. */
   history(): SeenMapping[] {
     return [...[...this.live.values()].map((l) => l.mapping), ...this.ended];
@@ -165,6 +186,7 @@ export class AddressBook {
     ids.delete(id);
     if (ids.size === 0) this.byAddress.delete(held.mapping.address);
     const ended = { ...held.mapping, lastSeen: now, ended: now };
+    this.revision++;
     this.ended.push(ended);
     let past = this.endedByAddress.get(ended.address);
     if (!past) this.endedByAddress.set(ended.address, (past = []));
@@ -178,6 +200,7 @@ export class AddressBook {
     const kept = this.ended.findIndex((m) => m.ended! >= oldest);
     const expired = kept < 0 ? this.ended : this.ended.slice(0, kept);
     this.ended = kept < 0 ? [] : this.ended.slice(kept);
+    this.revision++;
     for (const m of expired) {
       const past = this.endedByAddress.get(m.address)!.filter((p) => p !== m);
       if (past.length > 0) this.endedByAddress.set(m.address, past);

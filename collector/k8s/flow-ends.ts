@@ -6,6 +6,7 @@
 import type { FlowEnd } from '../../proto/index.js';
 import { AddressBook } from './address-book.js';
 import type { AddressMap } from './address-map.js';
+import { canonicalAddress } from './address-text.js';
 import type { Attribution } from './attribution.js';
 import { attribute } from './attribution.js';
 import type { Inventory } from './inventory.js';
@@ -37,8 +38,22 @@ export function unnamed(): FlowEnd {
   return { kind: '', namespace: '', name: '', workload: '', services: [] };
 }
 
+/** Answers kept per address and port; past this many the cache starts again. */
+const MAX_CACHED = 50_000;
+
+interface Cached {
+  end: FlowEnd;
+  /** The answer holds for events from this time on (AddressBook.settledSince). */
+  from: number;
+  /** The attribution's kind and name, to match the agent's pod. */
+  pod?: string;
+}
+
 export class FlowEndNamer {
   private readonly book: AddressBook;
+  /** The hot path names the same few addresses over and over: remember the answers. */
+  private cache = new Map<string, Cached>();
+  private cachedRevision = -1;
 
   /** Either source may be absent: without both, every end is unnamed. */
   constructor(
@@ -48,13 +63,16 @@ export class FlowEndNamer {
     this.book = map?.book ?? new AddressBook();
   }
 
-  /** Bound, so it can be handed on as a NameFlowEnds. */
+  /**
+   * Bound, so it can be handed on as a NameFlowEnds. The ends it returns may
+   * be shared between events: read them, do not change them.
+   */
   readonly ends: NameFlowEnds = (event) => {
     // Milliseconds, as the address book keeps time; the digits below them do not matter.
     const time = Number(event.ts_unix_ns.slice(0, -6)) || 0;
     const local = this.at(event.local_addr, event.local_port, time);
-    const remote = end(this.at(event.remote_addr, event.remote_port, time));
-    if (!event.pod_name) return { local: end(local), remote };
+    const remote = this.at(event.remote_addr, event.remote_port, time).end;
+    if (!event.pod_name) return { local: local.end, remote };
     return {
       local: {
         kind: 'pod',
@@ -63,14 +81,29 @@ export class FlowEndNamer {
         workload: event.workload,
         // The services whose endpoints are this pod's address and port, if the
         // address is the pod's own (not the node's, for a host-network pod).
-        services: local?.kind === 'pod' && local.name === event.pod_name ? local.services : [],
+        services: local.pod === event.pod_name ? local.end.services : [],
       },
       remote,
     };
   };
 
-  private at(address: string, port: number, time: number): Attribution | undefined {
-    return attribute(this.book, this.inventory, address, port, time);
+  private at(address: string, port: number, time: number): Cached {
+    if (this.book.revision !== this.cachedRevision || this.cache.size >= MAX_CACHED) {
+      this.cache = new Map();
+      this.cachedRevision = this.book.revision;
+    }
+    const key = `${address}|${port}`;
+    const cached = this.cache.get(key);
+    if (cached && time >= cached.from) return cached;
+    const a = attribute(this.book, this.inventory, address, port, time);
+    const answer: Cached = {
+      end: end(a),
+      from: this.book.settledSince(canonicalAddress(address) ?? address),
+      pod: a?.kind === 'pod' ? a.name : undefined,
+    };
+    // Only an answer that holds from here on: an earlier time may get another.
+    if (time >= answer.from) this.cache.set(key, answer);
+    return answer;
   }
 }
 
