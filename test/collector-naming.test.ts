@@ -522,6 +522,33 @@ describe('the collector process, NATS and the API double', () => {
     ]);
   });
 
+  it('with neither API nor inventory it still stores the agent’s pod as the local end', async () => {
+    const c = await collector([]);
+    await publish('pod-host', [
+      closedPortWireEvent({
+        local_addr: '10.244.1.13',
+        pod_name: 'payments-0',
+        pod_namespace: 'shop',
+        workload: 'StatefulSet/payments',
+        pod_source: 'cgroup',
+      }),
+    ]);
+    expect(await waitForRows(c.queryAddress, 1)).toBe(1);
+    const rows = await queryRows(
+      c.queryAddress,
+      "SELECT local_kind, local_namespace, local_name, local_workload, remote_kind FROM resets WHERE host = 'pod-host'",
+    );
+    expect(rows).toEqual([
+      {
+        local_kind: 'pod',
+        local_namespace: 'shop',
+        local_name: 'payments-0',
+        local_workload: 'StatefulSet/payments',
+        remote_kind: '',
+      },
+    ]);
+  });
+
   it('with the API unreachable it still stores every reset, unnamed, and says so once', async () => {
     const port = await freePort();
     const c = await collector(['--kube-api', `http://127.0.0.1:${port}`]);

@@ -14,8 +14,8 @@ import type { NameFlowEnds } from './flow-ends.js';
 import type { Inventory } from './inventory.js';
 
 export interface CollectorNaming {
-  /** Undefined when there is nothing to name from (no API, no inventory). */
-  nameEnds?: NameFlowEnds;
+  /** Names both ends: at least the agent's pod as the local end, even with no API and no inventory. */
+  nameEnds: NameFlowEnds;
   stop(): Promise<void>;
 }
 
@@ -31,7 +31,10 @@ export interface CollectorNamingOptions {
 
 export function startCollectorNaming(options: CollectorNamingOptions): CollectorNaming {
   const { kube, inventory, log } = options;
-  if (!kube && !inventory) return { stop: async () => {} };
+  // Agents in pods name their own pod: that is stored as the local end even
+  // when this collector has neither an API nor an inventory to name from.
+  if (!kube && !inventory)
+    return { nameEnds: new FlowEndNamer(undefined, undefined).ends, stop: async () => {} };
   let map: AddressMap | undefined;
   if (kube) {
     const client = new KubeClient(kube);

@@ -55,7 +55,7 @@ export class FlowEndNamer {
   private cache = new Map<string, Cached>();
   private cachedRevision = -1;
 
-  /** Either source may be absent: without both, every end is unnamed. */
+  /** Either source may be absent: without both, only the agent's pod names the local end. */
   constructor(
     map: Pick<AddressMap, 'book'> | undefined,
     private readonly inventory: Inventory | undefined,
@@ -88,6 +88,8 @@ export class FlowEndNamer {
   };
 
   private at(address: string, port: number, time: number): Cached {
+    // Nothing to name from (no API yet or at all, no inventory): skip the lookups.
+    if (this.book.revision === 0 && !this.inventory) return NOTHING_KNOWN;
     if (this.book.revision !== this.cachedRevision || this.cache.size >= MAX_CACHED) {
       this.cache = new Map();
       this.cachedRevision = this.book.revision;
@@ -106,6 +108,8 @@ export class FlowEndNamer {
     return answer;
   }
 }
+
+const NOTHING_KNOWN: Cached = { end: unnamed(), from: 0, pod: undefined };
 
 function end(a: Attribution | undefined): FlowEnd {
   if (!a) return unnamed();
