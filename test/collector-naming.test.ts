@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorConfigError, loadCollectorConfig } from '../collector/index.js';
-import { Ingester } from '../collector/ingest/ingester.js';
-import type { InboundMessage } from '../collector/ingest/ingester.js';
 import { FLOW_END_COLUMNS } from '../collector/ingest/reset-batch-tsv.js';
 import { AddressMap, AddressTable, FlowEndNamer, parseInventory } from '../collector/k8s/index.js';
 import type { NameFlowEnds } from '../collector/k8s/index.js';
@@ -21,13 +19,12 @@ import { LATEST_VERSION, MIGRATIONS } from '../collector/storage/migrations.js';
 import type { Storage } from '../collector/storage/storage.js';
 import { ADDRESSES, RESETS } from '../collector/storage/tables.js';
 import { KubeClient, OwnerLookup, fixedToken } from '../k8s/index.js';
-import { resetBatchCodec } from '../proto/index.js';
 import type { WireResetEvent } from '../proto/index.js';
-import { resetsSubject } from '../proto/nats-topology.js';
 import { RSTSCOPE_BIN } from './lab/agent-runner.js';
 import { BatchPublisher } from './lab/batch-publisher.js';
 import { CollectorRunner } from './lab/collector-runner.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
+import { ingestBatch } from './lab/ingest-batch.js';
 import { freePort } from './lab/free-port.js';
 import { KubeApiDouble } from './lab/kube-api-double.js';
 import { NatsServer } from './lab/nats-server.js';
@@ -79,35 +76,8 @@ async function startDouble(): Promise<KubeApiDouble> {
   return double;
 }
 
-async function ingest(seq: number, events: WireResetEvent[], nameEnds: NameFlowEnds) {
-  const message: InboundMessage = {
-    streamSeq: seq,
-    subject: resetsSubject('naming-host'),
-    data: resetBatchCodec.encode({
-      host: 'naming-host',
-      boot_id: 'boot',
-      run_id: '1',
-      seq: String(seq),
-      events,
-    }),
-    redelivered: false,
-    ack: () => {},
-    nak: () => {
-      throw new Error('the insert failed');
-    },
-    working: () => {},
-  };
-  const ingester = new Ingester(
-    storage,
-    { put: () => Promise.reject(new Error('nothing should be refused')) },
-    { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
-    1 << 20,
-    pino({ level: 'silent' }),
-    nameEnds,
-  );
-  await ingester.add(message);
-  await ingester.close();
-}
+const ingest = (seq: number, events: WireResetEvent[], nameEnds: NameFlowEnds) =>
+  ingestBatch(storage, 'naming-host', seq, events, nameEnds);
 
 const end = (
   kind: string,

@@ -5,10 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ingester } from '../collector/ingest/ingester.js';
-import type { InboundMessage } from '../collector/ingest/ingester.js';
 import {
   FLOW_END_COLUMNS,
   RESET_TSV_COLUMNS,
@@ -19,8 +16,8 @@ import { RESETS } from '../collector/storage/tables.js';
 import { messageType } from '../proto/codec.js';
 import { resetBatchCodec } from '../proto/index.js';
 import type { WireResetEvent } from '../proto/index.js';
-import { resetsSubject } from '../proto/nats-topology.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
+import { ingestBatch } from './lab/ingest-batch.js';
 
 const TRICKY = 'tab\there, line\nbreak\r, back\\slash, \'quote\', "dq", {brace}:[x], ü';
 
@@ -113,28 +110,8 @@ function batchBytes(seq: number, events: WireResetEvent[]): Uint8Array {
   });
 }
 
-async function ingest(seq: number, events: WireResetEvent[]): Promise<void> {
-  const message: InboundMessage = {
-    streamSeq: seq,
-    subject: resetsSubject('tsv-host'),
-    data: batchBytes(seq, events),
-    redelivered: false,
-    ack: () => {},
-    nak: () => {
-      throw new Error('the insert failed');
-    },
-    working: () => {},
-  };
-  const ingester = new Ingester(
-    storage,
-    { put: () => Promise.reject(new Error('nothing should be refused')) },
-    { maxRows: 1000, maxDelayMs: 50, workingEveryMs: 1000 },
-    1 << 20,
-    pino({ level: 'silent' }),
-  );
-  await ingester.add(message);
-  await ingester.close();
-}
+const ingest = (seq: number, events: WireResetEvent[]) =>
+  ingestBatch(storage, 'tsv-host', seq, events);
 
 /** A stored row in the wire event's form: ClickHouse's text forms turned back. */
 function asWireEvent(row: Record<string, unknown>): Record<string, unknown> {

@@ -44,7 +44,8 @@ export const DEFAULT_ENDED_RETENTION_MS = 3_600_000;
  */
 export const START_GRACE_MS = 30_000;
 
-function identity(m: AddressMapping): string {
+/** What makes two mappings the same one (first/last seen aside). */
+export function mappingIdentity(m: AddressMapping): string {
   return [
     m.kind,
     m.address,
@@ -84,7 +85,7 @@ export class AddressBook {
     const now = this.now();
     const next = new Set<string>();
     for (const mapping of mappings) {
-      const id = identity(mapping);
+      const id = mappingIdentity(mapping);
       next.add(id);
       const held = this.live.get(id);
       if (held) {

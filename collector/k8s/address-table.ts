@@ -6,6 +6,7 @@
 // A failed write costs one log line and is retried at the next flush.
 import type { Logger } from 'pino';
 import type { Row, Storage } from '../storage/storage.js';
+import { mappingIdentity } from './address-book.js';
 import type { SeenMapping } from './address-book.js';
 import type { Inventory } from './inventory.js';
 
@@ -120,16 +121,8 @@ export class AddressTable {
 }
 
 function mappingKey(m: SeenMapping): string {
-  return [
-    m.kind,
-    m.address,
-    m.port ?? '',
-    m.protocol ?? '',
-    m.namespace ?? '',
-    m.name,
-    m.pod ?? '',
-    m.firstSeen,
-  ].join('|');
+  // One row per mapping and start: the same mapping seen again after it ended is a new row.
+  return `${mappingIdentity(m)}|${m.firstSeen}`;
 }
 
 function mappingRow(m: SeenMapping, now: number): Row {
