@@ -2,7 +2,7 @@
 // resets in the lab become rows that `rstscope sql --json` returns; Ctrl-C (SIGINT)
 // stops everything and leaves no process behind.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,17 @@ describe('rstscope up', () => {
   it('runs everything, stores the lab resets, and Ctrl-C leaves no process behind', async () => {
     const natsPort = await freePort();
     const queryAddress = `127.0.0.1:${await freePort()}`;
+    // Names outside Kubernetes reach the collector: the lab's two ends by inventory.
+    const inventory = join(dataDir, 'inventory.json');
+    writeFileSync(
+      inventory,
+      JSON.stringify({
+        entries: [
+          { address: '10.2.0.0/24', name: 'lab-servers', kind: 'host' },
+          { address: '10.1.0.2', name: 'lab-client', kind: 'host' },
+        ],
+      }),
+    );
     const up = spawn(
       RSTSCOPE_BIN,
       [
@@ -51,6 +62,8 @@ describe('rstscope up', () => {
         lab.server.ns,
         '--host',
         'up-host',
+        '--inventory',
+        inventory,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -69,7 +82,13 @@ describe('rstscope up', () => {
       expect(out).toContain(queryAddress);
 
       await synStorm(lab, 9, 20, 1000);
-      let rows: { direction: string; reason: string; local_port: number }[] = [];
+      let rows: {
+        direction: string;
+        reason: string;
+        local_port: number;
+        local_name: string;
+        remote_name: string;
+      }[] = [];
       const until = Date.now() + 20_000;
       while (rows.length < 20 && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 300));
@@ -80,7 +99,7 @@ describe('rstscope up', () => {
             '--server',
             queryAddress,
             '--json',
-            "SELECT direction, reason, local_port FROM resets WHERE host = 'up-host'",
+            "SELECT direction, reason, local_port, local_name, remote_name FROM resets WHERE host = 'up-host'",
           ],
           { encoding: 'utf8' },
         );
@@ -92,6 +111,9 @@ describe('rstscope up', () => {
       }
       expect(rows).toHaveLength(20);
       expect(rows.every((r) => r.direction === 'sent' && r.reason === 'NO_SOCKET')).toBe(true);
+      expect(new Set(rows.map((r) => `${r.local_name} ← ${r.remote_name}`))).toEqual(
+        new Set(['lab-servers ← lab-client']),
+      );
       expect(processesWith(dataDir).length).toBeGreaterThan(0);
     } finally {
       up.kill('SIGINT');

@@ -47,9 +47,12 @@ export function buildHeartbeat(
       batches_published: String(totals.batchesPublished),
       batches_dropped: String(totals.batchesDropped),
       decoded: String(totals.decoded),
+      // Storm aggregation (part 6) fills these; none yet.
+      aggregated: '0',
     },
     covered_from_unix_ns: who.startedAtNs.toString(),
     covered_to_unix_ns: nowNs.toString(),
     interval_s: HEARTBEAT_INTERVAL_S,
+    aggregates: [],
   };
 }

@@ -63,6 +63,7 @@ export async function runUpCommand(argv: string[]): Promise<number> {
         config.dataDir,
         '--listen',
         config.listen,
+        ...config.collectorArgs,
       ],
       join(logs, 'collector.log'),
     );

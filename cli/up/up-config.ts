@@ -22,10 +22,13 @@ export interface UpConfig {
   listen: string;
   /** Passed to the agent: namespaces and host name. */
   agentArgs: string[];
+  /** Passed to the collector besides its NATS, data and listen flags: the inventory. */
+  collectorArgs: string[];
 }
 
 export const UP_USAGE = `usage: rstscope up [--data-dir DIR] [--nats URL | --nats-listen HOST:PORT]
                    [--listen HOST:PORT] [--netns NAME|PATH|INODE]... [--host NAME]
+                   [--inventory FILE]
 
 Runs everything on this host on the embedded default: nats-server with JetStream,
 the collector on embedded ClickHouse (chDB), and the agent. Ctrl-C stops it all.
@@ -34,7 +37,8 @@ the collector on embedded ClickHouse (chDB), and the agent. Ctrl-C stops it all.
   --nats-listen H:P     where the started nats-server listens (default ${DEFAULT_NATS_LISTEN})
   --listen H:P          the collector's query service (default ${DEFAULT_QUERY_ADDRESS})
   --netns NS            the agent covers only these namespaces (repeatable)
-  --host NAME           host name in the records (default: the host name)`;
+  --host NAME           host name in the records (default: the host name)
+  --inventory FILE      names for addresses and CIDRs, middleboxes included (docs/kubernetes.md)`;
 
 export function loadUpConfig(argv: string[]): UpConfig {
   let values;
@@ -48,6 +52,7 @@ export function loadUpConfig(argv: string[]): UpConfig {
         listen: { type: 'string', default: DEFAULT_QUERY_ADDRESS },
         netns: { type: 'string', multiple: true, default: [] },
         host: { type: 'string' },
+        inventory: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -72,5 +77,7 @@ export function loadUpConfig(argv: string[]): UpConfig {
     natsListen: { host: m[1]!, port: Number(m[2]) },
     listen: values.listen,
     agentArgs,
+    // Absolute: the collector runs with its own working directory in mind.
+    collectorArgs: values.inventory ? ['--inventory', resolve(values.inventory)] : [],
   };
 }

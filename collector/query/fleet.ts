@@ -127,6 +127,8 @@ function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {
       batches_published: r.batches_published,
       batches_dropped: r.batches_dropped,
       decoded: r.decoded,
+      // Not stored yet: storm aggregation (part 6) adds the column.
+      aggregated: '0',
     },
     covered_from_unix_ns: r.covered_from_ns,
     last_heartbeat_unix_ns: r.last_ns,

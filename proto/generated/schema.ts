@@ -103,6 +103,50 @@ export const descriptor = {
                 "decoded": {
                   "type": "uint64",
                   "id": 8
+                },
+                "aggregated": {
+                  "type": "uint64",
+                  "id": 9
+                }
+              }
+            },
+            "ResetAggregate": {
+              "fields": {
+                "netns": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "direction": {
+                  "type": "string",
+                  "id": 2
+                },
+                "reason": {
+                  "type": "string",
+                  "id": 3
+                },
+                "family": {
+                  "type": "string",
+                  "id": 4
+                },
+                "remote_prefix": {
+                  "type": "string",
+                  "id": 5
+                },
+                "remote_port": {
+                  "type": "uint32",
+                  "id": 6
+                },
+                "resets": {
+                  "type": "uint64",
+                  "id": 7
+                },
+                "first_unix_ns": {
+                  "type": "fixed64",
+                  "id": 8
+                },
+                "last_unix_ns": {
+                  "type": "fixed64",
+                  "id": 9
                 }
               }
             },
@@ -157,6 +201,11 @@ export const descriptor = {
                 "interval_s": {
                   "type": "uint32",
                   "id": 12
+                },
+                "aggregates": {
+                  "rule": "repeated",
+                  "type": "ResetAggregate",
+                  "id": 13
                 }
               }
             },
@@ -1379,6 +1428,19 @@ export interface AgentCounters {
   batches_published: string;
   batches_dropped: string;
   decoded: string;
+  aggregated: string;
+}
+
+export interface ResetAggregate {
+  netns: number;
+  direction: string;
+  reason: string;
+  family: string;
+  remote_prefix: string;
+  remote_port: number;
+  resets: string;
+  first_unix_ns: string;
+  last_unix_ns: string;
 }
 
 export interface AgentHeartbeat {
@@ -1394,6 +1456,7 @@ export interface AgentHeartbeat {
   covered_from_unix_ns: string;
   covered_to_unix_ns: string;
   interval_s: number;
+  aggregates: ResetAggregate[];
 }
 
 export interface ResetFilter {
