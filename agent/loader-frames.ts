@@ -7,8 +7,10 @@ export const FRAME_COUNTERS = 3;
 
 const FRAME_HEADER_SIZE = 8;
 const BATCH_HEADER_SIZE = 8;
-const COUNTERS_HEADER_SIZE = 32;
+const COUNTERS_HEADER_SIZE = 48;
 const COUNT_ENTRY_SIZE = 16;
+/** struct aggregate_entry: struct rst_agg (24), struct rst_agg_key (28), padding (4). */
+const AGGREGATE_ENTRY_SIZE = 56;
 /** Far above the loader's 256 KiB batches: anything larger is a broken stream. */
 export const MAX_FRAME_BYTES = 16 << 20;
 
@@ -38,6 +40,21 @@ export interface CountEntry {
   count: bigint;
 }
 
+/** Resets of a storm the kernel summed (struct rst_agg_key + struct rst_agg), drained once. */
+export interface KernelAggregate {
+  netns: number;
+  direction: number;
+  reason: number;
+  /** AF_INET or AF_INET6, from the address. */
+  family: number;
+  /** The remote address with its host bits zeroed, 16 bytes (IPv4 v4-mapped). */
+  remoteNet: Buffer;
+  remotePort: number;
+  resets: bigint;
+  firstUnixNs: bigint;
+  lastUnixNs: bigint;
+}
+
 export interface KernelCounters {
   /** Events counted in the kernel but not delivered: the ring buffer was full. */
   lost: bigint;
@@ -45,7 +62,11 @@ export interface KernelCounters {
   countOverflow: bigint;
   /** tcp_reset() calls without an RST (abort on data), not reported as received. */
   selfReset: bigint;
+  /** Resets summed into storm aggregates instead of recorded one by one (cumulative). */
+  aggregated: bigint;
   entries: CountEntry[];
+  /** The aggregates drained since the previous counters frame. */
+  aggregates: KernelAggregate[];
 }
 
 export class FrameStreamError extends Error {
@@ -81,7 +102,9 @@ export function parseBatchHeader(payload: Buffer): { realtimeOffsetNs: bigint; r
 }
 
 export function parseCounters(payload: Buffer): KernelCounters {
-  const n = payload.readUInt32LE(24);
+  const realtimeOffsetNs = payload.readBigInt64LE(32);
+  const n = payload.readUInt32LE(40);
+  const nAggregates = payload.readUInt32LE(44);
   const entries: CountEntry[] = [];
   for (let i = 0; i < n; i++) {
     const at = COUNTERS_HEADER_SIZE + i * COUNT_ENTRY_SIZE;
@@ -94,10 +117,29 @@ export function parseCounters(payload: Buffer): KernelCounters {
       count: payload.readBigUInt64LE(at + 8),
     });
   }
+  const aggregates: KernelAggregate[] = [];
+  const aggregatesAt = COUNTERS_HEADER_SIZE + n * COUNT_ENTRY_SIZE;
+  for (let i = 0; i < nAggregates; i++) {
+    const at = aggregatesAt + i * AGGREGATE_ENTRY_SIZE;
+    if (at + AGGREGATE_ENTRY_SIZE > payload.length) break;
+    aggregates.push({
+      firstUnixNs: payload.readBigUInt64LE(at) + realtimeOffsetNs,
+      lastUnixNs: payload.readBigUInt64LE(at + 8) + realtimeOffsetNs,
+      resets: payload.readBigUInt64LE(at + 16),
+      remoteNet: Buffer.from(payload.subarray(at + 24, at + 40)),
+      netns: payload.readUInt32LE(at + 40),
+      reason: payload.readUInt16LE(at + 44),
+      remotePort: payload.readUInt16LE(at + 46),
+      family: payload.readUInt16LE(at + 48),
+      direction: payload.readUInt8(at + 50),
+    });
+  }
   return {
     lost: payload.readBigUInt64LE(0),
     countOverflow: payload.readBigUInt64LE(8),
     selfReset: payload.readBigUInt64LE(16),
+    aggregated: payload.readBigUInt64LE(24),
     entries,
+    aggregates,
   };
 }

@@ -36,6 +36,14 @@ const volatile bool has_send_reset_skb = false; /* tcp_send_reset(sk, skb): 5.14
 const volatile bool has_kfree_skb_reason = false; /* kfree_skb(skb, loc, reason): 5.17+ */
 const volatile bool has_kfree_skb_rx_sk = false;  /* kfree_skb(..., rx_sk): 6.12+ */
 const volatile bool filter_netns = false;
+/* Unread bytes in the ring buffer above which resets are summed into storm
+ * aggregates instead of recorded one by one: 3/4 of its size (the loader sets
+ * it; this is 3/4 of the default 8 MiB). A burst that fits in 3/4 of the ring
+ * (~30k resets at 8 MiB, ~3.8k at 1 MiB) waiting for a busy reader is still
+ * recorded one by one; past that the reader is that far behind, and the rest
+ * of the ring is better kept free than filled to the last byte, where every
+ * reserve fails and records and sums alternate at random. */
+const volatile __u64 aggregate_above_bytes = 6 << 20;
 /* Only for the loader's self-test of its verifier-failure report. */
 const volatile bool break_verifier = false;
 
@@ -64,6 +72,27 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } rst_stats SEC(".maps");
+
+/* Storm aggregates: two maps, one written by the programs (the one in
+ * rst_aggs[0]), one drained by the loader. The loader swaps them before it
+ * drains; replacing an element of a map-in-map waits for every running
+ * program (synchronize_rcu), so the drained map has no writer left and its
+ * sums are exact. Bounded: a full map turns further new keys into losses. */
+struct rst_agg_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* resized by the loader (--aggregate-slots) */
+	__type(key, struct rst_agg_key);
+	__type(value, struct rst_agg);
+} rst_aggs_a SEC(".maps"), rst_aggs_b SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct rst_agg_map);
+} rst_aggs SEC(".maps") = {
+	.values = { [0] = &rst_aggs_a },
+};
 
 /* Namespaces this agent covers when filter_netns is set (--netns). */
 struct {
@@ -468,15 +497,80 @@ static __always_inline void fill_packet(struct rst_event *e, const struct rst_pa
 	e->pkt_flags = p->flags;
 }
 
+/* Sums a reset into the storm aggregate of its (netns, direction, reason,
+ * remote port, remote /24 or /64); without a free slot it is lost, counted. The
+ * remote end comes from the socket when there is one, else from the segment. */
+static __always_inline void aggregate_event(__u32 netns, __u8 dir, __u16 reason,
+					    const struct sock *sk, const struct segment *seg)
+{
+	struct rst_agg_key key = { .netns = netns, .reason = reason, .direction = dir };
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct rst_agg fresh = { .first_ns = now, .last_ns = now, .resets = 1 };
+	struct flow_key k = {};
+	struct rst_agg *a;
+	__u32 zero = 0;
+	void *aggs;
+
+	if (sk) {
+		flow_key_from_sock(&k, sk);
+		__builtin_memcpy(key.remote_net, k.remote_addr, 16);
+		key.remote_port = k.remote_port;
+	} else if (seg) {
+		__builtin_memcpy(key.remote_net, seg->key.remote_addr, 16);
+		key.remote_port = seg->key.remote_port;
+	}
+	/* A dual-stack socket's IPv4 peer is v4-mapped: a /24, not a /64. */
+	if (!key.remote_net[0] && !key.remote_net[1] && !key.remote_net[2] && !key.remote_net[3] &&
+	    !key.remote_net[4] && !key.remote_net[5] && !key.remote_net[6] && !key.remote_net[7] &&
+	    !key.remote_net[8] && !key.remote_net[9] && key.remote_net[10] == 0xff &&
+	    key.remote_net[11] == 0xff) {
+		key.family = AF_INET;
+		key.remote_net[15] = 0;
+	} else {
+		key.family = AF_INET6;
+		__builtin_memset(key.remote_net + 8, 0, 8);
+	}
+
+	aggs = bpf_map_lookup_elem(&rst_aggs, &zero);
+	if (!aggs)
+		goto lost;
+	a = bpf_map_lookup_elem(aggs, &key);
+	if (!a) {
+		if (!bpf_map_update_elem(aggs, &key, &fresh, BPF_NOEXIST)) {
+			stat_inc(RST_STAT_AGGREGATED);
+			return;
+		}
+		/* Another CPU inserted it first, or the map is full. */
+		a = bpf_map_lookup_elem(aggs, &key);
+		if (!a)
+			goto lost;
+	}
+	__sync_fetch_and_add(&a->resets, 1);
+	/* Racy between CPUs, and harmless: a time off by the width of the race. */
+	if (now > a->last_ns)
+		a->last_ns = now;
+	stat_inc(RST_STAT_AGGREGATED);
+	return;
+lost:
+	stat_inc(RST_STAT_LOST);
+}
+
+/* The record to fill for one reset, or NULL when the reset was summed into a
+ * storm aggregate (the ring buffer is filling, or has no room) or lost. */
 static __always_inline struct rst_event *reserve_event(__u32 netns, __u8 dir, __u16 reason,
-						       __u8 accepted)
+						       __u8 accepted, const struct sock *sk,
+						       const struct segment *seg)
 {
 	struct rst_event *e;
 
 	count_event(netns, dir, reason, accepted);
+	if (bpf_ringbuf_query(&rst_events, BPF_RB_AVAIL_DATA) > aggregate_above_bytes) {
+		aggregate_event(netns, dir, reason, sk, seg);
+		return NULL;
+	}
 	e = bpf_ringbuf_reserve(&rst_events, sizeof(*e), 0);
 	if (!e) {
-		stat_inc(RST_STAT_LOST);
+		aggregate_event(netns, dir, reason, sk, seg);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -519,7 +613,7 @@ int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
 	if (!netns_admitted(netns))
 		return 0;
 
-	e = reserve_event(netns, RST_DIR_SENT, reason, 1);
+	e = reserve_event(netns, RST_DIR_SENT, reason, 1, sk, have_seg ? &seg : NULL);
 	if (!e)
 		return 0;
 	if (sk) {
@@ -555,7 +649,7 @@ int BPF_PROG(on_tcp_receive_reset, struct sock *sk)
 		stat_inc(RST_STAT_SELF_RESET);
 		return 0;
 	}
-	e = reserve_event(key.netns, RST_DIR_RECEIVED, RST_REASON_UNKNOWN, 1);
+	e = reserve_event(key.netns, RST_DIR_RECEIVED, RST_REASON_UNKNOWN, 1, sk, NULL);
 	if (e) {
 		fill_from_sock(e, sk);
 		if (pkt)
@@ -607,7 +701,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb)
 		return 0;
 	bpf_map_delete_elem(&rst_packets, &seg.key);
 
-	e = reserve_event(seg.key.netns, RST_DIR_RECEIVED, RST_REASON_UNKNOWN, 0);
+	e = reserve_event(seg.key.netns, RST_DIR_RECEIVED, RST_REASON_UNKNOWN, 0, NULL, &seg);
 	if (!e)
 		return 0;
 	if (sk && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP) {

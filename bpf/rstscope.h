@@ -92,11 +92,32 @@ struct rst_count_key {
 	__u8 accepted;
 };
 
+/* Key of the storm aggregates (maps rst_aggs_*): the resets the kernel sums
+ * instead of recording one by one while the ring buffer is filling. */
+struct rst_agg_key {
+	__u8 remote_net[16]; /* remote address with the host bits zeroed: /24 for
+			      * IPv4 (v4-mapped), /64 for IPv6 */
+	__u32 netns;
+	__u16 reason;        /* as rst_event.reason */
+	__u16 remote_port;
+	__u16 family;        /* AF_INET or AF_INET6, from the address itself */
+	__u8 direction;      /* RST_DIR_* */
+	__u8 __pad;
+};
+
+struct rst_agg {
+	__u64 first_ns; /* CLOCK_BOOTTIME of the first reset summed here */
+	__u64 last_ns;  /* ... and of the last */
+	__u64 resets;
+};
+
 /* Indexes of the per-CPU stats array (map rst_stats). */
 enum rst_stat {
-	RST_STAT_LOST = 0,          /* ring buffer full: event counted, not delivered */
+	RST_STAT_LOST = 0,          /* neither ring buffer room nor an aggregate slot:
+				     * event counted, nothing delivered */
 	RST_STAT_COUNT_OVERFLOW,    /* counter map full: event not in rst_counts */
 	RST_STAT_SELF_RESET,        /* tcp_reset() without an RST (abort on data) */
+	RST_STAT_AGGREGATED,        /* summed into an rst_agg instead of recorded */
 	RST_STAT_MAX,
 };
 

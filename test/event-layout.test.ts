@@ -100,4 +100,29 @@ describe('struct rst_event: decoder and compiled object agree', () => {
       },
     });
   });
+
+  // The loader copies these into the counters frame's aggregate entries
+  // (struct aggregate_entry: the value, then the key); parseCounters reads them there.
+  it('struct rst_agg and rst_agg_key match the aggregate entries', () => {
+    expect(structLayout('rst_agg')).toEqual({
+      size: 24,
+      fields: {
+        first_ns: { offset: 0, size: 8 },
+        last_ns: { offset: 8, size: 8 },
+        resets: { offset: 16, size: 8 },
+      },
+    });
+    expect(structLayout('rst_agg_key')).toEqual({
+      size: 28,
+      fields: {
+        remote_net: { offset: 0, size: 16 },
+        netns: { offset: 16, size: 4 },
+        reason: { offset: 20, size: 2 },
+        remote_port: { offset: 22, size: 2 },
+        family: { offset: 24, size: 2 },
+        direction: { offset: 26, size: 1 },
+        __pad: { offset: 27, size: 1 },
+      },
+    });
+  });
 });

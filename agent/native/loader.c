@@ -31,6 +31,8 @@
 #define BATCH_BYTES (256 * 1024)
 #define COUNTERS_EVERY_NS 1000000000LL
 #define LOG_TAIL_LINES 12
+#define DEFAULT_AGGREGATE_SLOTS 4096
+#define MAX_AGGREGATE_SLOTS 65536
 
 static volatile sig_atomic_t stopping;
 static char batch[sizeof(struct batch_header) + BATCH_BYTES];
@@ -136,6 +138,77 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The two storm-aggregate maps: `active` is the one rst_aggs[0] points to. */
+struct aggregates {
+	int outer_fd;
+	int fds[2];
+	int active;
+	__u32 slots;
+	struct rst_agg_key *keys;
+	struct rst_agg *values;
+	struct aggregate_entry *entries;
+};
+
+/* Empties one aggregate map nobody writes any more into d->entries; returns how
+ * many. Batch lookup-and-delete where the kernel has it (5.6+), else one by one. */
+static __u32 empty_map(struct aggregates *d, int fd)
+{
+	__u32 n = 0, batch_token[8], *in = NULL;
+	bool batched = true;
+
+	/* The batch token of a hash map is a bucket index; 32 bytes hold any. */
+	while (n < d->slots) {
+		__u32 count = d->slots - n;
+		int err;
+
+		err = bpf_map_lookup_and_delete_batch(fd, in, batch_token, d->keys + n,
+						      d->values + n, &count, NULL);
+		if (err && errno != ENOENT) {
+			batched = false; /* EINVAL on old kernels, ENOSPC on a crowded bucket */
+			break;
+		}
+		n += count;
+		if (err)
+			break; /* ENOENT: that was the last bucket */
+		in = batch_token;
+	}
+	if (!batched) {
+		struct rst_agg_key key;
+
+		while (n < d->slots && !bpf_map_get_next_key(fd, NULL, &key)) {
+			if (bpf_map_lookup_and_delete_elem(fd, &key, &d->values[n]))
+				break;
+			d->keys[n++] = key;
+		}
+	}
+	for (__u32 i = 0; i < n; i++) {
+		d->entries[i] = (struct aggregate_entry){ .value = d->values[i], .key = d->keys[i] };
+	}
+	return n;
+}
+
+/*
+ * Points the programs at the other map, then empties the one they left.
+ * Replacing the map-in-map element returns only after every program that
+ * could still hold the old map has finished (the kernel's synchronize_rcu for
+ * map-in-map updates), so no increment is lost between the read and the delete.
+ */
+static __u32 drain_aggregates(struct aggregates *d)
+{
+	struct rst_agg_key key;
+	__u32 zero = 0;
+	int old = d->fds[d->active];
+
+	if (bpf_map_get_next_key(old, NULL, &key))
+		return 0; /* empty: nothing to swap for */
+	if (bpf_map_update_elem(d->outer_fd, &zero, &d->fds[!d->active], BPF_ANY)) {
+		fprintf(stderr, "note: cannot swap the storm aggregate maps: %s\n", strerror(errno));
+		return 0;
+	}
+	d->active = !d->active;
+	return empty_map(d, old);
+}
+
 static __u64 percpu_sum(int fd, const void *key, __u64 *values, int ncpu)
 {
 	__u64 sum = 0;
@@ -147,7 +220,7 @@ static __u64 percpu_sum(int fd, const void *key, __u64 *values, int ncpu)
 	return sum;
 }
 
-static int write_counters(struct rstscope_bpf *skel, int ncpu)
+static int write_counters(struct rstscope_bpf *skel, int ncpu, struct aggregates *aggs)
 {
 	int counts_fd = bpf_map__fd(skel->maps.rst_counts);
 	int stats_fd = bpf_map__fd(skel->maps.rst_stats);
@@ -155,7 +228,7 @@ static int write_counters(struct rstscope_bpf *skel, int ncpu)
 	struct counters_header *h;
 	struct rst_count_key key, next, *prev = NULL;
 	__u64 values[ncpu];
-	__u32 idx, n = 0;
+	__u32 idx, n = 0, n_aggs;
 	size_t len;
 	char *buf;
 	int err;
@@ -167,7 +240,9 @@ static int write_counters(struct rstscope_bpf *skel, int ncpu)
 		key = next;
 		prev = &key;
 	}
-	len = sizeof(*h) + n * sizeof(entries[0]);
+	/* Read after the aggregates are drained: the count then covers them all. */
+	n_aggs = drain_aggregates(aggs);
+	len = sizeof(*h) + n * sizeof(entries[0]) + n_aggs * sizeof(aggs->entries[0]);
 	buf = calloc(1, len);
 	if (!buf)
 		return -1;
@@ -178,8 +253,14 @@ static int write_counters(struct rstscope_bpf *skel, int ncpu)
 	h->count_overflow = percpu_sum(stats_fd, &idx, values, ncpu);
 	idx = RST_STAT_SELF_RESET;
 	h->self_reset = percpu_sum(stats_fd, &idx, values, ncpu);
+	idx = RST_STAT_AGGREGATED;
+	h->aggregated = percpu_sum(stats_fd, &idx, values, ncpu);
+	h->realtime_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
 	h->entries = n;
+	h->aggregates = n_aggs;
 	memcpy(buf + sizeof(*h), entries, n * sizeof(entries[0]));
+	memcpy(buf + sizeof(*h) + n * sizeof(entries[0]), aggs->entries,
+	       n_aggs * sizeof(aggs->entries[0]));
 	err = write_frame(FRAME_COUNTERS, buf, len);
 	free(buf);
 	return err;
@@ -222,7 +303,7 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: rstscope-loader [--netns-inode N]... [--ringbuf-mb N] "
-			"[--assume-no-reason] [--break-verifier] [--verbose]\n");
+			"[--aggregate-slots N] [--assume-no-reason] [--break-verifier] [--verbose]\n");
 	exit(2);
 }
 
@@ -239,9 +320,10 @@ static void disable_if_missing(const struct btf *btf, struct bpf_program *prog, 
 int main(int argc, char **argv)
 {
 	__u32 netns[MAX_NETNS];
-	int n_netns = 0, ringbuf_mb = 8, send_args, recv_args, kfree_args, ncpu, err;
+	int n_netns = 0, ringbuf_mb = 8, aggregate_slots = DEFAULT_AGGREGATE_SLOTS, send_args, recv_args, kfree_args, ncpu, err;
 	bool assume_no_reason = false, break_verifier = false, reason;
 	struct rstscope_bpf *skel;
+	struct aggregates aggs = { 0 };
 	struct ring_buffer *rb;
 	struct btf *btf;
 	__s64 next_counters;
@@ -251,6 +333,8 @@ int main(int argc, char **argv)
 			netns[n_netns++] = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--ringbuf-mb") && i + 1 < argc)
 			ringbuf_mb = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--aggregate-slots") && i + 1 < argc)
+			aggregate_slots = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--assume-no-reason"))
 			assume_no_reason = true;
 		else if (!strcmp(argv[i], "--break-verifier"))
@@ -263,6 +347,14 @@ int main(int argc, char **argv)
 	/* The ring buffer's size must be a power of two pages. */
 	if (ringbuf_mb < 1 || ringbuf_mb > 1024 || (ringbuf_mb & (ringbuf_mb - 1)))
 		usage();
+	if (aggregate_slots < 1 || aggregate_slots > MAX_AGGREGATE_SLOTS)
+		usage();
+	aggs.slots = aggregate_slots;
+	aggs.keys = calloc(aggs.slots, sizeof(*aggs.keys));
+	aggs.values = calloc(aggs.slots, sizeof(*aggs.values));
+	aggs.entries = calloc(aggs.slots, sizeof(*aggs.entries));
+	if (!aggs.keys || !aggs.values || !aggs.entries)
+		return 4;
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
@@ -304,6 +396,11 @@ int main(int argc, char **argv)
 	disable_if_missing(btf, skel->progs.on_sock_recv_length, "sock_recv_length");
 	disable_if_missing(btf, skel->progs.on_tcp_probe, "tcp_probe");
 	bpf_map__set_max_entries(skel->maps.rst_events, (__u32)ringbuf_mb << 20);
+	skel->rodata->aggregate_above_bytes = ((__u64)ringbuf_mb << 20) / 4 * 3;
+	/* The outer map's template may keep its size: for hash maps the kernel
+	 * compares types, key and value sizes and flags, not max_entries. */
+	bpf_map__set_max_entries(skel->maps.rst_aggs_a, aggs.slots);
+	bpf_map__set_max_entries(skel->maps.rst_aggs_b, aggs.slots);
 
 	err = rstscope_bpf__load(skel);
 	if (err) {
@@ -322,6 +419,9 @@ int main(int argc, char **argv)
 		print_log_tail();
 		return 5;
 	}
+	aggs.outer_fd = bpf_map__fd(skel->maps.rst_aggs);
+	aggs.fds[0] = bpf_map__fd(skel->maps.rst_aggs_a);
+	aggs.fds[1] = bpf_map__fd(skel->maps.rst_aggs_b);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.rst_events), on_event, NULL, NULL);
 	if (!rb) {
 		fprintf(stderr, "error: cannot open the ring buffer: %s\n", strerror(errno));
@@ -349,21 +449,22 @@ int main(int argc, char **argv)
 
 			if (got <= 0)
 				break;
-			if (memchr(cmd, 'c', got) && write_counters(skel, ncpu))
+			if (memchr(cmd, 'c', got) && write_counters(skel, ncpu, &aggs))
 				break;
 		}
 		if (now_ns(CLOCK_MONOTONIC) >= next_counters) {
-			if (write_counters(skel, ncpu))
+			if (write_counters(skel, ncpu, &aggs))
 				break;
 			next_counters += COUNTERS_EVERY_NS;
 		}
 	}
 	/* Detach first: a reset counted after the last drain would be in the final
 	 * counts without its record, a loss nobody counted. Then hand over what is
-	 * still in the ring buffer, then the final counts. */
+	 * still in the ring buffer, then the final counts with the last aggregates
+	 * (only the active map holds any: each drain empties the other). */
 	rstscope_bpf__detach(skel);
 	ring_buffer__consume(rb);
-	err = flush_batch() || write_counters(skel, ncpu);
+	err = flush_batch() || write_counters(skel, ncpu, &aggs);
 	ring_buffer__free(rb);
 	rstscope_bpf__destroy(skel);
 	btf__free(btf);
