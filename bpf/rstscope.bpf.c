@@ -48,6 +48,8 @@ const volatile __u64 aggregate_above_bytes = 6 << 20;
 const volatile bool break_verifier = false;
 
 extern unsigned int CONFIG_HZ __kconfig;
+/* Reads kernel memory of a known type with plain loads, no helper call. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Keeps struct rst_event in the object's BTF, where the layout test reads it. */
 struct rst_event *unused_rst_event __attribute__((unused));
@@ -112,8 +114,10 @@ struct {
 /* What a socket's own tracepoints learned earlier; freed with the socket. */
 struct sock_info {
 	__u64 start_ns;
-	__u64 last_seg_ns;   /* boot time of the last ordinary segment received; 0 = none */
-	__u64 max_gap_ns;    /* longest gap between two of them; 0 = fewer than two seen */
+	/* In jiffies, not ns: a clock read per segment was most of tcp_probe's
+	 * cost, and ms at one tick's resolution is what last_recv_ms has too. */
+	__u64 last_seg_jiffies; /* when the last ordinary segment arrived */
+	__u32 max_gap_jiffies;  /* longest gap between two of them */
 	__u32 owner_pid;
 	__u32 owner_tid;
 	__u32 isn_local;
@@ -122,6 +126,7 @@ struct sock_info {
 	__u8 prev_state;
 	__u8 peer_ttl;
 	__u8 isn_known;
+	__u8 segs_seen; /* ordinary segments received, counted up to 2 */
 };
 
 struct {
@@ -272,6 +277,33 @@ static __always_inline bool parse_segment(const unsigned char *ip, __u16 eth_pro
 	seg->pkt.flags = b[13];
 	seg->pkt.window = ((__u16)b[14] << 8) | b[15];
 	return true;
+}
+
+/* Whether the packet whose network header is at ip is a TCP RST. Plain loads
+ * only (no helper call, no copy): nearly every packet leaves here. */
+static __always_inline bool is_tcp_rst(const unsigned char *ip, __u16 eth_proto)
+{
+	const struct tcphdr *th;
+
+	if (eth_proto == ETH_P_IP) {
+		const struct iphdr *iph =
+			bpf_rdonly_cast(ip, bpf_core_type_id_kernel(struct iphdr));
+
+		if (iph->protocol != IPPROTO_TCP)
+			return false;
+		th = bpf_rdonly_cast(ip + BPF_CORE_READ_BITFIELD(iph, ihl) * 4,
+				     bpf_core_type_id_kernel(struct tcphdr));
+	} else if (eth_proto == ETH_P_IPV6) {
+		const struct ipv6hdr *ip6 =
+			bpf_rdonly_cast(ip, bpf_core_type_id_kernel(struct ipv6hdr));
+
+		if (ip6->nexthdr != IPPROTO_TCP)
+			return false;
+		th = bpf_rdonly_cast(ip + 40, bpf_core_type_id_kernel(struct tcphdr));
+	} else {
+		return false;
+	}
+	return BPF_CORE_READ_BITFIELD(th, rst);
 }
 
 /* Headers of an skb whose network and transport headers are set (TCP layer). */
@@ -473,8 +505,8 @@ static __always_inline void fill_from_sock(struct rst_event *e, const struct soc
 		e->peer_ttl = si->peer_ttl;
 		/* Milliseconds here, once per reset, not per segment. Kept below
 		 * RST_UNKNOWN_U32: 49 days of silence and more read as just under. */
-		if (si->max_gap_ns) {
-			__u64 ms = si->max_gap_ns / 1000000;
+		if (si->segs_seen >= 2) {
+			__u64 ms = (__u64)si->max_gap_jiffies * 1000 / CONFIG_HZ;
 
 			e->survived_idle_ms = ms < RST_UNKNOWN_U32 ? ms : RST_UNKNOWN_U32 - 1;
 		}
@@ -666,12 +698,13 @@ SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(on_netif_receive_skb, struct sk_buff *skb)
 {
 	struct segment seg = {};
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-
+	__u16 proto = bpf_ntohs(skb->protocol);
 	/* The network header is not reset yet here; data points at it. */
-	if (!parse_segment(BPF_CORE_READ(skb, data), proto, &seg))
+	unsigned char *ip = skb->data;
+
+	if (!is_tcp_rst(ip, proto))
 		return 0;
-	if (!(seg.pkt.flags & TCPHDR_RST))
+	if (!parse_segment(ip, proto, &seg))
 		return 0;
 	seg.key.netns = skb_netns(skb);
 	if (!netns_admitted(seg.key.netns))
@@ -722,20 +755,36 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb)
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 {
-	struct segment seg = {};
+	const struct tcp_skb_cb *cb =
+		bpf_rdonly_cast(skb->cb, bpf_core_type_id_kernel(struct tcp_skb_cb));
+	const unsigned char *ip = skb->head + skb->network_header;
 	struct sock_info *si;
-	__u64 now;
+	__u64 now, gap;
+	__u8 ttl;
 
-	if (!parse_skb(skb, &seg) || (seg.pkt.flags & TCPHDR_RST))
+	/* TCP has parsed the header into the control block already. */
+	if (cb->tcp_flags & TCPHDR_RST)
 		return 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		ttl = ((const struct iphdr *)bpf_rdonly_cast(
+			       ip, bpf_core_type_id_kernel(struct iphdr)))->ttl;
+	else
+		ttl = ((const struct ipv6hdr *)bpf_rdonly_cast(
+			       ip, bpf_core_type_id_kernel(struct ipv6hdr)))->hop_limit;
 	si = sock_info_get(sk, true);
 	if (!si)
 		return 0;
-	si->peer_ttl = seg.pkt.ttl;
-	now = bpf_ktime_get_boot_ns();
-	if (si->last_seg_ns && now - si->last_seg_ns > si->max_gap_ns)
-		si->max_gap_ns = now - si->last_seg_ns;
-	si->last_seg_ns = now;
+	si->peer_ttl = ttl;
+	now = bpf_jiffies64();
+	if (si->segs_seen) {
+		gap = now - si->last_seg_jiffies;
+		if (gap > si->max_gap_jiffies)
+			si->max_gap_jiffies = gap < 0xffffffff ? gap : 0xffffffff;
+		si->segs_seen = 2;
+	} else {
+		si->segs_seen = 1;
+	}
+	si->last_seg_jiffies = now;
 	return 0;
 }
 
@@ -771,7 +820,7 @@ static __always_inline void note_owner_of(struct sock *sk)
 {
 	struct sock_info *si;
 
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return;
 	si = sock_info_get(sk, false);
 	if (si)
