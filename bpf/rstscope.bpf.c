@@ -727,7 +727,11 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb)
 	reason = (__u32)ctx[2];
 	if (has_kfree_skb_rx_sk)
 		sk = (struct sock *)ctx[3];
-	if (!parse_skb(skb, &seg) || !(seg.pkt.flags & TCPHDR_RST))
+	/* Nearly every dropped packet is no RST (a SYN flood to a closed port
+	 * drops every SYN here): leave before the copying parse. */
+	if (!is_tcp_rst(skb->head + skb->network_header, bpf_ntohs(skb->protocol)))
+		return 0;
+	if (!parse_skb(skb, &seg))
 		return 0;
 	seg.key.netns = sk ? sk_netns(sk) : skb_netns(skb);
 	if (!netns_admitted(seg.key.netns))
@@ -791,10 +795,10 @@ int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp;
 	struct sock_info *si;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_CLOSE && oldstate == TCP_LISTEN)
 		return 0;
@@ -807,8 +811,9 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	if (newstate == TCP_ESTABLISHED && !si->isn_known) {
 		/* Both sides just finished the handshake: snd_una and rcv_nxt
 		 * sit exactly one past the two SYNs. */
-		si->isn_local = BPF_CORE_READ(tp, snd_una) - 1;
-		si->isn_remote = BPF_CORE_READ(tp, rcv_nxt) - 1;
+		tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+		si->isn_local = tp->snd_una - 1;
+		si->isn_remote = tp->rcv_nxt - 1;
 		si->isn_known = 1;
 	}
 	if (in_process_context())
