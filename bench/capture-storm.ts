@@ -1,41 +1,69 @@
 // Capture under a closed-port SYN storm: the lab client floods the server's
 // closed port with SYNs (hping3), the server's kernel answers each with a
-// NO_SOCKET reset, and one agent covering the server's namespace records them.
-// Prints, per rate, the median of the runs: resets the kernel emitted
-// (TcpOutRsts), events the agent decoded, events counted as lost, the agent's
-// CPU seconds (node + loader) and peak RSS.
+// NO_SOCKET reset. At each rate, in the same run and on storms of the same
+// rate one after the other, four captures take the server's resets:
+//   rstscope-nats  the agent as in production, publishing to a real nats-server
+//   rstscope-json  the agent printing one JSON line per event (reference)
+//   bpftrace       the same two tracepoints, one printf line per event to a file
+//   tcpdump        an RST filter on the server's interface, writing a pcap
+// Per rate and capture, the median of the runs: resets the kernel emitted
+// (TcpOutRsts), events captured, aggregated (rstscope's storm records), counted
+// as dropped by the tool, lost (emitted − captured − aggregated), CPU seconds of
+// the tool's processes (storm + 1 s drain), CPU per 1k events, peak RSS; then
+// rstscope-nats / peer for CPU per 1k events. The last line is the same as JSON
+// ({"bench":"capture",...}) for bench/all.ts.
 //
-//   node dist/bench/capture-storm.js [--seconds 5] [--runs 3]
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+//   node dist/bench/capture-storm.js [--seconds 5] [--runs 3] [--rates 1k,10k,20k,max]
+//                                    [--tools rstscope-nats,rstscope-json,bpftrace,tcpdump]
 import { parseArgs } from 'node:util';
-import { RSTSCOPE_BIN } from '../test/lab/agent-runner.js';
 import { Lab } from '../test/lab/lab.js';
-import { cpuSeconds } from './proc-stats.js';
+import { NatsServer } from '../test/lab/nats-server.js';
 import { median } from './median.js';
+import { bpftraceCapturer } from './peers/bpftrace-capturer.js';
+import type { Capturer } from './peers/capturer.js';
+import { rstscopeCapturer } from './peers/rstscope-capturer.js';
+import { tcpdumpCapturer } from './peers/tcpdump-capturer.js';
+import { cpuSeconds, peakRssMiB, processTree } from './proc-stats.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' } },
+  options: {
+    seconds: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    rates: { type: 'string', default: '1k,10k,20k,max' },
+    tools: { type: 'string', default: 'rstscope-nats,rstscope-json,bpftrace,tcpdump' },
+  },
 });
 const SECONDS = Number(values.seconds);
 const RUNS = Number(values.runs);
 const CLOSED_PORT = 9;
+const DRAIN_MS = 1000;
 
-/** hping3 interval per target rate; 0 = --flood, as fast as it goes. */
-const RATES: ReadonlyArray<[string, number]> = [
-  ['1k/s', 1000],
-  ['10k/s', 100],
-  ['20k/s', 50],
-  ['max', 0],
-];
+/** hping3 interval in µs per target rate; 0 = --flood, as fast as it goes. */
+const INTERVALS: Record<string, number> = { '1k': 1000, '10k': 100, '20k': 50, max: 0 };
+const RATES = values.rates.split(',').map((rate) => {
+  const interval = INTERVALS[rate];
+  if (interval === undefined) throw new Error(`--rates: ${rate} is not one of 1k, 10k, 20k, max`);
+  return { rate, interval };
+});
+const TOOLS = values.tools.split(',');
+for (const t of TOOLS) {
+  if (!['rstscope-nats', 'rstscope-json', 'bpftrace', 'tcpdump'].includes(t)) {
+    throw new Error(`--tools: ${t} is not one of rstscope-nats, rstscope-json, bpftrace, tcpdump`);
+  }
+}
 
-interface Sample {
+export interface CaptureSample {
   emitted: number;
-  decoded: number;
+  captured: number;
+  aggregated: number;
+  dropped: number;
   lost: number;
   cpuS: number;
   rssMiB: number;
+  /** nats-server's CPU seconds (rstscope-nats only): the broker's share, not the agent's. */
+  natsCpuS: number;
+  /** The tool's own account of the run, printed when it does not add up. */
+  note?: string | undefined;
 }
 
 function tcpOutRsts(lab: Lab): number {
@@ -43,127 +71,155 @@ function tcpOutRsts(lab: Lab): number {
   return Number(/TcpOutRsts\s+(\d+)/.exec(out)?.[1] ?? 0);
 }
 
-function processTree(pid: number): number[] {
-  const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
-      .split(' ')
-      .filter(Boolean)
-      .map(Number),
-  );
-  return [pid, ...children.flatMap(processTree)];
+function stormArgs(lab: Lab, interval: number): string[] {
+  const hping = ['hping3', '-q', '-S', '-p', String(CLOSED_PORT)];
+  if (interval === 0) return ['timeout', String(SECONDS), ...hping, '--flood', lab.server.ipv4];
+  const count = Math.round((SECONDS * 1e6) / interval);
+  return [...hping, '-i', `u${interval}`, '-c', String(count), lab.server.ipv4];
 }
 
-function peakRssMiB(pids: number[]): number {
-  return (
-    pids
-      .map((pid) =>
-        Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0),
-      )
-      .reduce((a, b) => a + b, 0) / 1024
-  );
+async function oneRun(lab: Lab, tool: string, interval: number): Promise<CaptureSample> {
+  const nats = tool === 'rstscope-nats' ? await NatsServer.start() : undefined;
+  try {
+    const capturer: Capturer =
+      tool === 'rstscope-nats'
+        ? rstscopeCapturer({ nats: nats!.url })
+        : tool === 'rstscope-json'
+          ? rstscopeCapturer('json')
+          : tool === 'bpftrace'
+            ? bpftraceCapturer
+            : tcpdumpCapturer;
+    const running = await capturer.start(lab);
+    let pids = processTree(running.pid);
+    const cpu0 = cpuSeconds(pids);
+    const nats0 = nats ? cpuSeconds([nats.pid]) : 0;
+    const rst0 = tcpOutRsts(lab);
+    // Asynchronously: this process keeps reading the agent's output meanwhile.
+    await new Promise((resolve) =>
+      lab.spawn(lab.client, stormArgs(lab, interval), { stdio: 'ignore' }).once('exit', resolve),
+    );
+    await new Promise((r) => setTimeout(r, DRAIN_MS));
+    pids = [...new Set([...pids, ...processTree(running.pid)])];
+    const cpuS = cpuSeconds(pids) - cpu0;
+    const rssMiB = peakRssMiB(pids);
+    const natsCpuS = nats ? cpuSeconds([nats.pid]) - nats0 : 0;
+    const emitted = tcpOutRsts(lab) - rst0;
+    const c = await running.stop();
+    const lost = emitted - c.captured - c.aggregated;
+    return { emitted, ...c, lost, cpuS, rssMiB, natsCpuS };
+  } finally {
+    await nats?.stop();
+  }
 }
 
-/** The agent with its output counted, not parsed: the reader must not be the bottleneck. */
-async function startAgent(lab: Lab) {
-  const child = spawn(RSTSCOPE_BIN, ['agent', '--json', '--netns', lab.server.ns], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let lines = 0;
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-  });
-  child.stderr.on('data', (t: Buffer) => (stderr += t.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', () => stderr.includes('capturing resets') && resolve());
-    child.once('exit', (code) => reject(new Error(`agent exited with ${code}: ${stderr}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+export interface CaptureRow extends Omit<CaptureSample, 'note'> {
+  rate: string;
+  tool: string;
+  cpuPer1k: number;
+  cores: number;
+  /** Every run: captured + aggregated + counted-dropped = emitted. */
+  accounted: boolean;
+}
+
+function summarize(rate: string, tool: string, samples: CaptureSample[]): CaptureRow {
+  const m = (k: Exclude<keyof CaptureSample, 'note'>) => median(samples.map((s) => s[k]));
+  const cpuS = m('cpuS');
+  const events = m('captured') + m('aggregated');
   return {
-    pid: child.pid!,
-    lines: () => lines,
-    async stop(): Promise<{ lost: number }> {
-      child.kill('SIGINT');
-      await exited;
-      const line = stderr.split('\n').find((l) => l.startsWith('{"counters"'))!;
-      return (JSON.parse(line) as { counters: { lost: number } }).counters;
-    },
+    rate,
+    tool,
+    emitted: m('emitted'),
+    captured: m('captured'),
+    aggregated: m('aggregated'),
+    dropped: m('dropped'),
+    lost: m('lost'),
+    cpuS,
+    cpuPer1k: (cpuS / Math.max(events, 1)) * 1000,
+    cores: cpuS / (SECONDS + DRAIN_MS / 1000),
+    rssMiB: m('rssMiB'),
+    natsCpuS: m('natsCpuS'),
+    accounted: samples.every((s) => s.captured + s.aggregated + s.dropped === s.emitted),
   };
 }
 
-async function oneRun(lab: Lab, interval: number): Promise<Sample> {
-  const agent = await startAgent(lab);
-  const pids = processTree(agent.pid);
-  const cpuBefore = cpuSeconds(pids);
-  const rstBefore = tcpOutRsts(lab);
-  const args =
-    interval === 0
-      ? [
-          'timeout',
-          String(SECONDS),
-          'hping3',
-          '-q',
-          '-S',
-          '-p',
-          String(CLOSED_PORT),
-          '--flood',
-          lab.server.ipv4,
-        ]
-      : [
-          'hping3',
-          '-q',
-          '-S',
-          '-p',
-          String(CLOSED_PORT),
-          '-i',
-          `u${interval}`,
-          '-c',
-          String(Math.round((SECONDS * 1e6) / interval)),
-          lab.server.ipv4,
-        ];
-  // Asynchronously: this process must keep reading the agent's output meanwhile.
-  await new Promise((resolve) =>
-    lab.spawn(lab.client, args, { stdio: 'ignore' }).once('exit', resolve),
-  );
-  await new Promise((r) => setTimeout(r, 1000)); // let the agent drain
-  const cpuS = cpuSeconds(pids) - cpuBefore;
-  const rssMiB = peakRssMiB(pids);
-  const emitted = tcpOutRsts(lab) - rstBefore;
-  const counters = await agent.stop();
-  return { emitted, decoded: agent.lines(), lost: counters.lost, cpuS, rssMiB };
+const COLUMNS =
+  'rate  tool            emitted/s  emitted  captured  aggregated  dropped  lost    accounted  CPU s   cores  CPU s/1k  RSS MiB';
+
+function rowLine(r: CaptureRow): string {
+  return [
+    r.rate.padEnd(5),
+    r.tool.padEnd(14),
+    String(Math.round(r.emitted / SECONDS)).padStart(9),
+    String(r.emitted).padStart(8),
+    String(r.captured).padStart(9),
+    String(r.aggregated).padStart(11),
+    String(r.dropped).padStart(8),
+    String(r.lost).padStart(7),
+    (r.accounted ? 'yes' : 'NO').padStart(10),
+    r.cpuS.toFixed(2).padStart(6),
+    r.cores.toFixed(2).padStart(6),
+    r.cpuPer1k.toFixed(3).padStart(9),
+    r.rssMiB.toFixed(0).padStart(8),
+  ].join(' ');
 }
 
 async function main() {
   const lab = Lab.create();
+  const rows: CaptureRow[] = [];
+  const unaccounted: string[] = [];
   try {
-    const hping = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'hping3'], {
-      encoding: 'utf8',
-    });
     console.log(
-      `capture storm: kernel ${release()}, ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, hping3 ${hping}`,
+      `capture storm: ${SECONDS} s per storm + ${DRAIN_MS / 1000} s drain, median of ${RUNS} runs; ` +
+        `each run takes one storm per capture, in turn`,
     );
-    console.log(
-      `${SECONDS} s per run, median of ${RUNS} runs; agent = rstscope agent --json --netns <server>\n`,
-    );
-    console.log(
-      'rate    emitted/s  emitted  decoded  lost  accounted  agent CPU s  CPU/1k ev  peak RSS MiB',
-    );
-    for (const [label, interval] of RATES) {
-      const samples: Sample[] = [];
-      for (let i = 0; i < RUNS; i++) samples.push(await oneRun(lab, interval));
-      const m = (k: keyof Sample) => median(samples.map((s) => s[k]));
-      const emitted = m('emitted');
-      const accounted = samples.every((s) => s.decoded + s.lost === s.emitted) ? 'all' : 'NOT ALL';
-      console.log(
-        `${label.padEnd(7)} ${String(Math.round(emitted / SECONDS)).padStart(9)}  ${String(emitted).padStart(7)}  ` +
-          `${String(m('decoded')).padStart(7)}  ${String(m('lost')).padStart(4)}  ${accounted.padStart(9)}  ` +
-          `${m('cpuS').toFixed(2).padStart(11)}  ${((m('cpuS') / Math.max(m('decoded'), 1)) * 1000).toFixed(3).padStart(9)}  ` +
-          `${m('rssMiB').toFixed(1).padStart(12)}`,
-      );
+    console.log(`  rstscope-nats  ${rstscopeCapturer({ nats: '<url>' }).command}`);
+    console.log(`  rstscope-json  ${rstscopeCapturer('json').command}`);
+    console.log(`  bpftrace       ${bpftraceCapturer.command}`);
+    console.log(`  tcpdump        ${tcpdumpCapturer.command}\n`);
+    console.log(COLUMNS);
+    for (const { rate, interval } of RATES) {
+      const samples = new Map<string, CaptureSample[]>(TOOLS.map((t) => [t, []]));
+      for (let i = 0; i < RUNS; i++) {
+        for (const tool of TOOLS) samples.get(tool)!.push(await oneRun(lab, tool, interval));
+      }
+      for (const tool of TOOLS) {
+        const row = summarize(rate, tool, samples.get(tool)!);
+        rows.push(row);
+        console.log(rowLine(row));
+        for (const s of samples.get(tool)!) {
+          if (s.captured + s.aggregated + s.dropped !== s.emitted) {
+            unaccounted.push(`${rate} ${tool}: emitted ${s.emitted}, ${s.note ?? ''}`);
+          }
+        }
+      }
     }
   } finally {
     lab.destroy();
   }
+  if (unaccounted.length) console.log(`\nruns that do not add up:\n  ${unaccounted.join('\n  ')}`);
+  const ours = (rate: string) => rows.find((r) => r.rate === rate && r.tool === 'rstscope-nats');
+  const ratios = rows
+    .filter((r) => !r.tool.startsWith('rstscope') && ours(r.rate))
+    // Under /proc's 10 ms tick a peer may show no CPU at all: no ratio then.
+    .map((r) => ({
+      rate: r.rate,
+      peer: r.tool,
+      ratio: r.cpuS > 0 ? ours(r.rate)!.cpuPer1k / r.cpuPer1k : null,
+    }));
+  if (ratios.length) {
+    console.log('\nCPU per 1k events, rstscope-nats / peer (< 1: rstscope costs less):');
+    for (const r of ratios) {
+      const ratio = r.ratio === null ? 'n/a (peer used < 10 ms)' : r.ratio.toFixed(2);
+      console.log(`  ${r.rate.padEnd(5)} ${r.peer.padEnd(9)} ${ratio}`);
+    }
+  }
+  const nats = rows.filter((r) => r.tool === 'rstscope-nats');
+  if (nats.length) {
+    console.log(
+      `nats-server CPU s (not in the agent's): ${nats.map((r) => `${r.rate} ${r.natsCpuS.toFixed(2)}`).join(', ')}`,
+    );
+  }
+  console.log(JSON.stringify({ bench: 'capture', seconds: SECONDS, runs: RUNS, rows, ratios }));
 }
 
 await main();
