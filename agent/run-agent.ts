@@ -15,6 +15,7 @@ import { netnsNames, resolveNetns } from './netns.js';
 import { AgentPublishing } from './publish/agent-publishing.js';
 import { DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS } from './publish/batch-builder.js';
 import type { AgentTotals } from './publish/heartbeat.js';
+import { toResetAggregate } from './publish/storm-aggregates.js';
 import { toResetEvent } from './reset-event.js';
 import type { WireResetEvent } from '../proto/index.js';
 
@@ -67,6 +68,13 @@ export async function runAgent(config: AgentConfig): Promise<number> {
       },
       onCounters(counters) {
         decode.publisher?.updateKernelCounters(counters);
+        // Each frame's aggregates are drained once, so they are added here only.
+        if (decode.publisher && decode.ctx && counters.aggregates.length) {
+          const names = decode.ctx.rstReasons;
+          decode.publisher.addAggregates(
+            counters.aggregates.map((a) => toResetAggregate(a, names)),
+          );
+        }
       },
       onNote(line) {
         log.warn({ loader: line }, 'loader note');
@@ -177,10 +185,21 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     }
   }
   const summary = { counters, delivered, publish };
+  const aggregated = counters?.aggregated ?? 0n;
   process.stderr.write(
-    `${config.json ? countersJson(summary, hello.rst_reasons) : countersTable(summary, hello.rst_reasons, names)}\n`,
+    `${config.json ? withAggregated(countersJson(summary, hello.rst_reasons), aggregated) : countersTable(summary, hello.rst_reasons, names)}\n`,
   );
+  if (!config.json && aggregated > 0n) {
+    process.stderr.write(`summed into storm aggregates in the kernel: ${aggregated}\n`);
+  }
   return crashed ? 1 : 0;
+}
+
+/** The exit summary's counters with the storm total: seen = delivered + aggregated + lost. */
+function withAggregated(json: string, aggregated: bigint): string {
+  const summary = JSON.parse(json) as { counters: Record<string, unknown> };
+  summary.counters.aggregated = Number(aggregated);
+  return JSON.stringify(summary);
 }
 
 function coverage(inodes: number[], names: Map<number, string>) {

@@ -14,6 +14,8 @@ import { HEARTBEAT_INTERVAL_S, buildHeartbeat } from './heartbeat.js';
 import type { AgentTotals, HeartbeatIdentity } from './heartbeat.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 import { Outbox } from './outbox.js';
+import { AggregateBuffer } from './storm-aggregates.js';
+import type { ResetAggregate } from './storm-aggregates.js';
 
 /** On shutdown, how long buffered batches may take to reach JetStream. */
 const DRAIN_ON_STOP_MS = 5_000;
@@ -39,6 +41,16 @@ export class AgentPublishing {
   private kernel: KernelCounters | undefined;
   private decoded = 0;
   private heartbeats = 0;
+  private readonly aggregates = new AggregateBuffer();
+  /**
+   * A heartbeat with storm aggregates that JetStream did not acknowledge. It is
+   * sent again, same message id, before any other: if the first try did arrive,
+   * the stream's duplicate window (15 min) drops the copy; if not, the
+   * aggregates arrive late rather than never. One at a time, so memory stays
+   * bounded; meanwhile new aggregates wait in the (bounded) buffer.
+   */
+  private unsent: { data: Uint8Array; msgID: string } | undefined;
+  private cutLogged = false;
 
   constructor(private readonly options: PublishingOptions) {
     const { identity } = options;
@@ -78,11 +90,25 @@ export class AgentPublishing {
     this.kernel = counters;
   }
 
+  /** Storm aggregates drained from the kernel, for the next heartbeat. */
+  addAggregates(aggregates: readonly ResetAggregate[]): void {
+    this.aggregates.add(aggregates);
+    if (this.aggregates.cutResets > 0n && !this.cutLogged) {
+      this.cutLogged = true;
+      this.options.log.warn(
+        { cut: this.aggregates.cutResets.toString() },
+        'storm aggregates beyond the agent bound: their resets are in counters.aggregated only',
+      );
+    }
+  }
+
   totals(): AgentTotals {
     const seen = this.kernel?.entries.reduce((sum, e) => sum + e.count, 0n) ?? 0n;
     return {
       seen,
       lostKernel: this.kernel?.lost ?? 0n,
+      aggregated: this.kernel?.aggregated ?? 0n,
+      aggregatesCut: this.aggregates.cutResets,
       decoded: this.decoded,
       droppedAgent: this.outbox.droppedEvents,
       published: this.publisher.publishedEvents,
@@ -122,20 +148,38 @@ export class AgentPublishing {
     const names = coverage.all
       ? ['host', ...coverage.netns.map((n) => n.name).filter(Boolean)]
       : coverage.netns.map((n) => n.name).filter(Boolean);
+    const subject = agentsSubject(identity.host);
+    if (this.unsent) {
+      try {
+        await js.publish(subject, this.unsent.data, {
+          msgID: this.unsent.msgID,
+          timeout: timeoutMs,
+        });
+        this.unsent = undefined;
+      } catch (error) {
+        this.options.log.debug(
+          { err: error },
+          'heartbeat with storm aggregates still not published',
+        );
+      }
+    }
+    const addresses = await coveredAddresses(names);
+    const aggregates = this.unsent ? [] : this.aggregates.take();
     const heartbeat = buildHeartbeat(
       identity,
-      { addresses: await coveredAddresses(names), netns: coverage.netns, all: coverage.all },
+      { addresses, netns: coverage.netns, all: coverage.all },
       this.totals(),
       BigInt(Date.now()) * 1_000_000n,
+      aggregates,
     );
     const n = ++this.heartbeats;
+    const data = heartbeatCodec.encode(heartbeat);
+    const msgID = `${identity.host}/${identity.bootId}/${identity.runId}/heartbeat/${n}`;
     try {
-      await js.publish(agentsSubject(identity.host), heartbeatCodec.encode(heartbeat), {
-        msgID: `${identity.host}/${identity.bootId}/${identity.runId}/heartbeat/${n}`,
-        timeout: timeoutMs,
-      });
+      await js.publish(subject, data, { msgID, timeout: timeoutMs });
     } catch (error) {
       this.options.log.debug({ err: error }, 'heartbeat not published');
+      if (aggregates.length) this.unsent = { data, msgID };
     }
   }
 }

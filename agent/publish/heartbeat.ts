@@ -1,11 +1,16 @@
 // The heartbeat message: who this agent is, what it covers, what it has counted.
 import type { AgentHeartbeat } from '../../proto/index.js';
+import type { ResetAggregate } from './storm-aggregates.js';
 
 export const HEARTBEAT_INTERVAL_S = 10;
 
 export interface AgentTotals {
   seen: bigint;
   lostKernel: bigint;
+  /** Resets the kernel summed into storm aggregates (cumulative). */
+  aggregated: bigint;
+  /** Of those, resets whose aggregate the agent had no room for (cumulative). */
+  aggregatesCut: bigint;
   decoded: number;
   droppedAgent: number;
   published: number;
@@ -28,6 +33,7 @@ export function buildHeartbeat(
   coverage: { addresses: string[]; netns: { inode: number; name: string }[]; all: boolean },
   totals: AgentTotals,
   nowNs: bigint,
+  aggregates: ResetAggregate[] = [],
 ): AgentHeartbeat {
   return {
     host: who.host,
@@ -47,12 +53,11 @@ export function buildHeartbeat(
       batches_published: String(totals.batchesPublished),
       batches_dropped: String(totals.batchesDropped),
       decoded: String(totals.decoded),
-      // Storm aggregation (part 6) fills these; none yet.
-      aggregated: '0',
+      aggregated: totals.aggregated.toString(),
     },
     covered_from_unix_ns: who.startedAtNs.toString(),
     covered_to_unix_ns: nowNs.toString(),
     interval_s: HEARTBEAT_INTERVAL_S,
-    aggregates: [],
+    aggregates,
   };
 }

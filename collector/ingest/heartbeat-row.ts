@@ -25,6 +25,19 @@ export function heartbeatRow(h: AgentHeartbeat): Row {
     batches_published: c?.batches_published ?? '0',
     batches_dropped: c?.batches_dropped ?? '0',
     decoded: c?.decoded ?? '0',
+    aggregated: c?.aggregated ?? '0',
+    // Expanded into reset_aggregates by a materialized view (migrations.ts).
+    aggregates: h.aggregates.map((a) => ({
+      netns: a.netns,
+      direction: a.direction,
+      reason: a.reason,
+      family: a.family,
+      remote_prefix: a.remote_prefix,
+      remote_port: a.remote_port,
+      resets: a.resets,
+      first_ts: formatTimestamp(BigInt(a.first_unix_ns)),
+      last_ts: formatTimestamp(BigInt(a.last_unix_ns)),
+    })),
     covered_from: formatTimestamp(BigInt(h.covered_from_unix_ns)),
     interval_s: h.interval_s,
   };

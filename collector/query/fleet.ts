@@ -35,6 +35,7 @@ interface AgentRow {
   batches_published: string;
   batches_dropped: string;
   decoded: string;
+  aggregated: string;
   covered_from_ns: string;
   last_ns: string;
   interval_s: number;
@@ -58,6 +59,7 @@ const LATEST = [
   'batches_published',
   'batches_dropped',
   'decoded',
+  'aggregated',
   'interval_s',
 ];
 
@@ -127,8 +129,7 @@ function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {
       batches_published: r.batches_published,
       batches_dropped: r.batches_dropped,
       decoded: r.decoded,
-      // Not stored yet: storm aggregation (part 6) adds the column.
-      aggregated: '0',
+      aggregated: r.aggregated,
     },
     covered_from_unix_ns: r.covered_from_ns,
     last_heartbeat_unix_ns: r.last_ns,
@@ -138,7 +139,8 @@ function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {
     // Positive while batches are in flight or were lost. Negative for a moment:
     // the heartbeat counts what the kernel saw up to its ts, and the batches of
     // resets since then may be stored before the next heartbeat arrives.
-    missing: String(BigInt(r.seen) - BigInt(r.stored)),
+    // Aggregated resets are stored too, as counts in reset_aggregates.
+    missing: String(BigInt(r.seen) - BigInt(r.stored) - BigInt(r.aggregated)),
     stored: r.stored,
   };
 }

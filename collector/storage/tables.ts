@@ -23,7 +23,7 @@ export interface SkipIndex {
 }
 
 export interface TableDefinition {
-  name: 'resets' | 'agents' | 'addresses';
+  name: 'resets' | 'agents' | 'addresses' | 'reset_aggregates';
   comment: string;
   columns: readonly Column[];
   /** The replicated variant is the same engine with a Replicated prefix. */
@@ -209,6 +209,19 @@ export const RESETS: TableDefinition = {
   settings: { ttl_only_drop_parts: 1 },
 };
 
+/** agents.aggregates' tuple: the heartbeat's ResetAggregate, times as DateTime64. */
+const AGGREGATE_FIELDS = [
+  'netns UInt32',
+  'direction String',
+  'reason String',
+  'family String',
+  'remote_prefix String',
+  'remote_port UInt16',
+  'resets UInt64',
+  `first_ts ${TIME}`,
+  `last_ts ${TIME}`,
+].join(', ');
+
 export const AGENTS: TableDefinition = {
   name: 'agents',
   comment: 'One row per agent heartbeat: what it covers and what it counted',
@@ -234,6 +247,20 @@ export const AGENTS: TableDefinition = {
     col('covered_from', TIME, GROWING, 'Start of the covered span (agent start)'),
     col('interval_s', 'UInt32', SMALL_INT, 'Seconds until the next heartbeat'),
     INSERTED_AT,
+    ...since(6, [
+      col(
+        'aggregated',
+        'UInt64',
+        GROWING,
+        'Resets the kernel summed into storm aggregates (seen = decoded + aggregated + lost_kernel)',
+      ),
+      col(
+        'aggregates',
+        `Array(Tuple(${AGGREGATE_FIELDS}))`,
+        TEXT,
+        'The storm aggregates this heartbeat carried, one row each in the aggregates table',
+      ),
+    ]),
   ],
   // A redelivered heartbeat has the same key and collapses at merge time;
   // readers that must not see it twice use FINAL or argMax.
@@ -248,6 +275,58 @@ export const AGENTS: TableDefinition = {
 };
 
 const MS_TIME = "DateTime64(3, 'UTC')";
+
+/**
+ * One storm aggregate: the resets the kernel summed per (netns, direction,
+ * reason, remote port, remote /24 or /64) while its ring buffer was filling.
+ * Written once per heartbeat that carried some (heartbeat ts, then the key), by
+ * the materialized view over `agents` (migrations.ts): a redelivered heartbeat
+ * gives the same rows, which collapse.
+ */
+export const RESET_AGGREGATES: TableDefinition = {
+  name: 'reset_aggregates',
+  comment: 'Resets of a storm the kernel summed instead of recording one by one',
+  columns: [
+    col('ts', TIME, STEADY_TIME, 'The heartbeat that carried the aggregate (its covered_to)'),
+    col('host', LC, TEXT, 'Node name'),
+    col('boot_id', LC, TEXT, 'Kernel boot id'),
+    col('run_id', 'UInt64', SMALL_INT, 'Identifies one run of the agent within a boot'),
+    col('netns', 'UInt32', SMALL_INT, 'Network namespace inode'),
+    col('direction', LC, TEXT, 'sent or received'),
+    col('reason', LC, TEXT, 'The kernel’s reset reason (sent), UNKNOWN for received'),
+    col('family', LC, TEXT, 'ipv4 or ipv6'),
+    col(
+      'remote_prefix',
+      LC,
+      TEXT,
+      'The remote addresses’ network: a.b.c.0/24 or x:x:x:x::/64; 0.0.0.0/0 or ::/0 when the agent had to merge',
+    ),
+    col('remote_port', 'UInt16', PLAIN, 'Remote port; 0 when the agent had to merge'),
+    col('resets', 'UInt64', SMALL_INT, 'Resets summed'),
+    col('first_ts', TIME, EVENT_TIME, 'The first of them'),
+    col('last_ts', TIME, EVENT_TIME, 'The last of them'),
+    INSERTED_AT,
+  ],
+  engine: 'ReplacingMergeTree',
+  partitionBy: 'toDate(ts)',
+  orderBy: [
+    'host',
+    'boot_id',
+    'run_id',
+    'ts',
+    'netns',
+    'direction',
+    'reason',
+    'family',
+    'remote_prefix',
+    'remote_port',
+  ],
+  indexes: [],
+  ttlFrom: 'toDateTime(ts)',
+  // With the host's heartbeats, so a redelivered one's rows meet theirs.
+  shardingKey: 'cityHash64(host)',
+  settings: { ttl_only_drop_parts: 1 },
+};
 
 export const ADDRESSES: TableDefinition = {
   name: 'addresses',
@@ -305,4 +384,4 @@ export const ADDRESSES: TableDefinition = {
   settings: { ttl_only_drop_parts: 1 },
 };
 
-export const TABLES: readonly TableDefinition[] = [RESETS, AGENTS, ADDRESSES];
+export const TABLES: readonly TableDefinition[] = [RESETS, AGENTS, ADDRESSES, RESET_AGGREGATES];
