@@ -778,8 +778,14 @@ int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 	si = sock_info_get(sk, true);
 	if (!si)
 		return 0;
-	si->peer_ttl = ttl;
+	/* Written only when something changes: the sending side reads this
+	 * storage on another CPU, and a store per segment would move the cache
+	 * line back and forth between them. */
+	if (si->peer_ttl != ttl)
+		si->peer_ttl = ttl;
 	now = bpf_jiffies64();
+	if (now == si->last_seg_jiffies && si->segs_seen == 2)
+		return 0;
 	if (si->segs_seen) {
 		gap = now - si->last_seg_jiffies;
 		if (gap > si->max_gap_jiffies)
