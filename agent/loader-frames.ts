@@ -50,6 +50,8 @@ export interface KernelAggregate {
   /** The remote address with its host bits zeroed, 16 bytes (IPv4 v4-mapped). */
   remoteNet: Buffer;
   remotePort: number;
+  /** The remote was left out (remoteNet and remotePort 0): the kernel map was nearly full. */
+  merged: boolean;
   resets: bigint;
   firstUnixNs: bigint;
   lastUnixNs: bigint;
@@ -132,6 +134,7 @@ export function parseCounters(payload: Buffer): KernelCounters {
       remotePort: payload.readUInt16LE(at + 46),
       family: payload.readUInt16LE(at + 48),
       direction: payload.readUInt8(at + 50),
+      merged: payload.readUInt8(at + 51) !== 0,
     });
   }
   return {

@@ -44,6 +44,12 @@ const volatile bool filter_netns = false;
  * of the ring is better kept free than filled to the last byte, where every
  * reserve fails and records and sums alternate at random. */
 const volatile __u64 aggregate_above_bytes = 6 << 20;
+/* New aggregate keys with their remote kept, per drain; the other slots of the
+ * map (the loader keeps 1/16 of them) take sums with the remote left out, one
+ * per (netns, direction, reason, family). A flood from ever-changing source
+ * ports or networks (the usual SYN flood) would otherwise fill the map with
+ * one-reset keys and lose the rest; this way it is still counted. */
+const volatile __u32 aggregate_remote_keys = 4096 - 256;
 /* Only for the loader's self-test of its verifier-failure report. */
 const volatile bool break_verifier = false;
 
@@ -538,8 +544,10 @@ static __always_inline void aggregate_event(__u32 netns, __u8 dir, __u16 reason,
 	struct rst_agg_key key = { .netns = netns, .reason = reason, .direction = dir };
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct rst_agg fresh = { .first_ns = now, .last_ns = now, .resets = 1 };
+	struct rst_agg none = {};
+	struct rst_agg_key fill_key = {}; /* direction 0: the map's count of keys tried */
 	struct flow_key k = {};
-	struct rst_agg *a;
+	struct rst_agg *a, *fill;
 	__u32 zero = 0;
 	void *aggs;
 
@@ -567,6 +575,19 @@ static __always_inline void aggregate_event(__u32 netns, __u8 dir, __u16 reason,
 	if (!aggs)
 		goto lost;
 	a = bpf_map_lookup_elem(aggs, &key);
+	if (!a) {
+		fill = bpf_map_lookup_elem(aggs, &fill_key);
+		if (!fill) {
+			bpf_map_update_elem(aggs, &fill_key, &none, BPF_NOEXIST);
+			fill = bpf_map_lookup_elem(aggs, &fill_key);
+		}
+		if (!fill || __sync_fetch_and_add(&fill->resets, 1) >= aggregate_remote_keys) {
+			__builtin_memset(key.remote_net, 0, 16);
+			key.remote_port = 0;
+			key.merged = 1;
+			a = bpf_map_lookup_elem(aggs, &key);
+		}
+	}
 	if (!a) {
 		if (!bpf_map_update_elem(aggs, &key, &fresh, BPF_NOEXIST)) {
 			stat_inc(RST_STAT_AGGREGATED);

@@ -101,8 +101,9 @@ struct rst_agg_key {
 	__u16 reason;        /* as rst_event.reason */
 	__u16 remote_port;
 	__u16 family;        /* AF_INET or AF_INET6, from the address itself */
-	__u8 direction;      /* RST_DIR_* */
-	__u8 __pad;
+	__u8 direction;      /* RST_DIR_*; 0 in the map's own fill counter */
+	__u8 merged;         /* 1: remote left out (remote_net and port 0): the map
+			      * was nearly full of keys with a remote */
 };
 
 struct rst_agg {

@@ -121,7 +121,7 @@ describe('struct rst_event: decoder and compiled object agree', () => {
         remote_port: { offset: 22, size: 2 },
         family: { offset: 24, size: 2 },
         direction: { offset: 26, size: 1 },
-        __pad: { offset: 27, size: 1 },
+        merged: { offset: 27, size: 1 },
       },
     });
   });

@@ -89,6 +89,7 @@ describe('loader frames', () => {
       remotePort: 40000,
       family: 2,
       direction: 1,
+      merged: false,
     });
   });
 });

@@ -153,7 +153,7 @@ struct aggregates {
  * many. Batch lookup-and-delete where the kernel has it (5.6+), else one by one. */
 static __u32 empty_map(struct aggregates *d, int fd)
 {
-	__u32 n = 0, batch_token[8], *in = NULL;
+	__u32 n = 0, kept = 0, batch_token[8], *in = NULL;
 	bool batched = true;
 
 	/* The batch token of a hash map is a bucket index; 32 bytes hold any. */
@@ -181,10 +181,13 @@ static __u32 empty_map(struct aggregates *d, int fd)
 			d->keys[n++] = key;
 		}
 	}
+	/* The programs' own fill counter (direction 0) is no aggregate. */
 	for (__u32 i = 0; i < n; i++) {
-		d->entries[i] = (struct aggregate_entry){ .value = d->values[i], .key = d->keys[i] };
+		if (d->keys[i].direction)
+			d->entries[kept++] =
+				(struct aggregate_entry){ .value = d->values[i], .key = d->keys[i] };
 	}
-	return n;
+	return kept;
 }
 
 /*
@@ -347,7 +350,7 @@ int main(int argc, char **argv)
 	/* The ring buffer's size must be a power of two pages. */
 	if (ringbuf_mb < 1 || ringbuf_mb > 1024 || (ringbuf_mb & (ringbuf_mb - 1)))
 		usage();
-	if (aggregate_slots < 1 || aggregate_slots > MAX_AGGREGATE_SLOTS)
+	if (aggregate_slots < 16 || aggregate_slots > MAX_AGGREGATE_SLOTS)
 		usage();
 	aggs.slots = aggregate_slots;
 	aggs.keys = calloc(aggs.slots, sizeof(*aggs.keys));
@@ -401,6 +404,8 @@ int main(int argc, char **argv)
 	 * compares types, key and value sizes and flags, not max_entries. */
 	bpf_map__set_max_entries(skel->maps.rst_aggs_a, aggs.slots);
 	bpf_map__set_max_entries(skel->maps.rst_aggs_b, aggs.slots);
+	/* One slot is the programs' fill counter. */
+	skel->rodata->aggregate_remote_keys = aggs.slots - aggs.slots / 16 - 1;
 
 	err = rstscope_bpf__load(skel);
 	if (err) {

@@ -19,8 +19,8 @@ export type ResetAggregate = AgentHeartbeat['aggregates'][number];
 export const MAX_AGGREGATES = 4096;
 /**
  * Past MAX_AGGREGATES, new keys are summed per (netns, direction, reason, family)
- * with the remote left out ("0.0.0.0/0", port 0): the counts stay, only detail
- * goes. Those are bounded too; what does not fit even there is cut and counted.
+ * with the remote left out ("0.0.0.0/0", port 0), as the kernel does when its
+ * map is nearly full: the counts stay, only detail goes. Those are bounded too; what does not fit even there is cut and counted.
  */
 export const MAX_COARSE_AGGREGATES = 1024;
 
@@ -37,12 +37,19 @@ export function toResetAggregate(a: KernelAggregate, rstReasons: EnumNames): Res
     direction: a.direction === RST_DIR_SENT ? 'sent' : 'received',
     reason: a.reason === RST_REASON_UNKNOWN ? 'UNKNOWN' : enumName(rstReasons, a.reason),
     family: a.family === AF_INET ? 'ipv4' : 'ipv6',
-    remote_prefix: remotePrefix(a.family, a.remoteNet),
+    remote_prefix: a.merged
+      ? mergedPrefix(a.family === AF_INET ? 'ipv4' : 'ipv6')
+      : remotePrefix(a.family, a.remoteNet),
     remote_port: a.remotePort,
     resets: a.resets.toString(),
     first_unix_ns: a.firstUnixNs.toString(),
     last_unix_ns: a.lastUnixNs.toString(),
   };
+}
+
+/** The remote of a sum that left it out: every address of the family. */
+function mergedPrefix(family: string): string {
+  return family === 'ipv4' ? '0.0.0.0/0' : '::/0';
 }
 
 function keyOf(a: ResetAggregate): string {
@@ -91,7 +98,7 @@ export class AggregateBuffer {
   private addCoarse(a: ResetAggregate): void {
     const wide: ResetAggregate = {
       ...a,
-      remote_prefix: a.family === 'ipv4' ? '0.0.0.0/0' : '::/0',
+      remote_prefix: mergedPrefix(a.family),
       remote_port: 0,
     };
     const key = keyOf(wide);
