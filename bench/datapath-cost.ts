@@ -9,7 +9,8 @@
 //
 // Then, unless --skip-program-stats, one more pass of both loads with the agent
 // and kernel.bpf_stats_enabled=1: the kernel's own run count and run time of each
-// program, far less noisy than throughput on a shared machine. The kernel times
+// program, and all programs' time per GB (bulk) and per connection (short): far
+// less noisy than throughput on a shared machine. The kernel times
 // include its reading of the clock around every run (~45 ns on this VM: an
 // almost empty program shows it), and the pass itself runs slower for it.
 //
@@ -45,12 +46,14 @@ const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 interface Bulk {
   gbps: number;
+  bytes: number;
   /** CPU of the iperf3 processes, percent of one core. */
   senderCpu: number;
   receiverCpu: number;
 }
 
 interface Short {
+  connections: number;
   perSecond: number;
   /** CPU seconds of both load processes per 1000 connections. */
   cpuPer1k: number;
@@ -70,16 +73,26 @@ export interface ProgramStat {
   coreShare: number;
 }
 
+/** The programs' cost under one load, whole and per unit of work. */
+export interface LoadPrograms {
+  load: 'bulk' | 'short';
+  /** All programs' time per unit: per GB received (bulk), per connection (short). */
+  microsecondsPer: number;
+  unit: 'GB' | 'connection';
+  programs: ProgramStat[];
+}
+
 function bulk(lab: Lab): Bulk {
   const out = lab.exec(lab.client, ['iperf3', '-J', '-t', String(SECONDS), '-c', lab.server.ipv4]);
   const { end } = JSON.parse(out) as {
     end: {
-      sum_received: { bits_per_second: number };
+      sum_received: { bits_per_second: number; bytes: number };
       cpu_utilization_percent: { host_total: number; remote_total: number };
     };
   };
   return {
     gbps: end.sum_received.bits_per_second / 1e9,
+    bytes: end.sum_received.bytes,
     senderCpu: end.cpu_utilization_percent.host_total,
     receiverCpu: end.cpu_utilization_percent.remote_total,
   };
@@ -114,6 +127,7 @@ async function short(lab: Lab, server: ChildProcess): Promise<Short> {
   };
   const cpu = result.cpu + cpuSeconds([server.pid!]) - serverCpu;
   return {
+    connections: result.connections,
     perSecond: result.connections / result.seconds,
     cpuPer1k: (cpu / result.connections) * 1000,
     errors: result.errors,
@@ -150,30 +164,58 @@ function programRuns(ids: number[]): Runs {
   return runs;
 }
 
+/** What each program did between two readings `seconds` apart, most costly first. */
+function between(start: Runs, end: Runs, seconds: number): ProgramStat[] {
+  return [...end]
+    .map(([program, e]) => {
+      const s = start.get(program) ?? { ns: 0, count: 0 };
+      const count = e.count - s.count;
+      return {
+        program,
+        runsPerSecond: count / seconds,
+        nsPerRun: count ? (e.ns - s.ns) / count : 0,
+        coreShare: (e.ns - s.ns) / 1e9 / seconds,
+      };
+    })
+    .sort((a, b) => b.coreShare - a.coreShare);
+}
+
+function load(
+  name: LoadPrograms['load'],
+  programs: ProgramStat[],
+  seconds: number,
+  units: number,
+): LoadPrograms {
+  const ns = programs.reduce((sum, p) => sum + p.coreShare * seconds * 1e9, 0);
+  return {
+    load: name,
+    unit: name === 'bulk' ? 'GB' : 'connection',
+    microsecondsPer: ns / 1000 / units,
+    programs,
+  };
+}
+
 /** Both loads once more with the agent and the kernel's per-program statistics on. */
-async function programStats(lab: Lab, server: ChildProcess): Promise<ProgramStat[]> {
+async function programStats(lab: Lab, server: ChildProcess): Promise<LoadPrograms[]> {
   const before = readFileSync(BPF_STATS, 'utf8').trim();
   const agent = await AgentRunner.start([]);
   try {
     writeFileSync(BPF_STATS, '1');
     const ids = processTree(agent.child.pid!).flatMap(programIds);
-    const start = programRuns(ids);
-    const began = performance.now();
-    await both(lab, server);
-    const seconds = (performance.now() - began) / 1000;
-    const end = programRuns(ids);
-    return [...end]
-      .map(([program, e]) => {
-        const s = start.get(program) ?? { ns: 0, count: 0 };
-        const count = e.count - s.count;
-        return {
-          program,
-          runsPerSecond: count / seconds,
-          nsPerRun: count ? (e.ns - s.ns) / count : 0,
-          coreShare: (e.ns - s.ns) / 1e9 / seconds,
-        };
-      })
-      .sort((a, b) => b.coreShare - a.coreShare);
+    const r0 = programRuns(ids);
+    const t0 = performance.now();
+    const b = bulk(lab);
+    const r1 = programRuns(ids);
+    const t1 = performance.now();
+    const s = await short(lab, server);
+    const r2 = programRuns(ids);
+    const t2 = performance.now();
+    const bulkSeconds = (t1 - t0) / 1000;
+    const shortSeconds = (t2 - t1) / 1000;
+    return [
+      load('bulk', between(r0, r1, bulkSeconds), bulkSeconds, b.bytes / 1e9),
+      load('short', between(r1, r2, shortSeconds), shortSeconds, s.connections),
+    ];
   } finally {
     writeFileSync(BPF_STATS, before);
     await agent.stop();
@@ -223,7 +265,7 @@ async function main() {
   }
 }
 
-function report(without: Sample[], withAgent: Sample[], programs: ProgramStat[]) {
+function report(without: Sample[], withAgent: Sample[], programs: LoadPrograms[]) {
   const m = (xs: Sample[], f: (s: Sample) => number) => median(xs.map(f));
   const rows = [
     ['bulk Gbit/s', (s: Sample) => s.bulk.gbps],
@@ -270,15 +312,19 @@ function report(without: Sample[], withAgent: Sample[], programs: ProgramStat[])
         .padStart(12)}   ${f.differencePercent.toFixed(1).padStart(6)} %`,
     );
   if (errors) console.log(`\n${errors} short connections failed: the load is suspect`);
-  if (!programs.length) return;
-  console.log('\nper program, one more pass of both loads with kernel.bpf_stats_enabled=1:');
-  console.log('program                   runs/s      ns/run   % of a core');
-  for (const p of programs.filter((p) => p.runsPerSecond >= 1))
+  for (const l of programs) {
     console.log(
-      `${p.program.padEnd(24)} ${p.runsPerSecond.toFixed(0).padStart(8)} ${p.nsPerRun
-        .toFixed(0)
-        .padStart(10)}   ${(p.coreShare * 100).toFixed(2).padStart(8)}`,
+      `\n${l.load} load once more with kernel.bpf_stats_enabled=1: all programs ` +
+        `${l.microsecondsPer.toFixed(l.unit === 'GB' ? 0 : 2)} µs per ${l.unit}`,
     );
+    console.log('program                   runs/s      ns/run   % of a core');
+    for (const p of l.programs.filter((p) => p.runsPerSecond >= 1))
+      console.log(
+        `${p.program.padEnd(24)} ${p.runsPerSecond.toFixed(0).padStart(8)} ${p.nsPerRun
+          .toFixed(0)
+          .padStart(10)}   ${(p.coreShare * 100).toFixed(2).padStart(8)}`,
+      );
+  }
 }
 
 await main();
