@@ -54,8 +54,6 @@ const volatile __u32 aggregate_remote_keys = 4096 - 256;
 const volatile bool break_verifier = false;
 
 extern unsigned int CONFIG_HZ __kconfig;
-/* Reads kernel memory of a known type with plain loads, no helper call. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Keeps struct rst_event in the object's BTF, where the layout test reads it. */
 struct rst_event *unused_rst_event __attribute__((unused));
@@ -285,31 +283,29 @@ static __always_inline bool parse_segment(const unsigned char *ip, __u16 eth_pro
 	return true;
 }
 
-/* Whether the packet whose network header is at ip is a TCP RST. Plain loads
- * only (no helper call, no copy): nearly every packet leaves here. */
+/* Whether the packet whose network header is at ip is a TCP RST, with one
+ * copy of the headers up to the TCP flags (two only for IPv4 options): nearly
+ * every packet leaves here. (bpf_rdonly_cast would need no copy, but 6.2.) */
 static __always_inline bool is_tcp_rst(const unsigned char *ip, __u16 eth_proto)
 {
-	const struct tcphdr *th;
+	__u8 b[54], flags, ihl;
 
 	if (eth_proto == ETH_P_IP) {
-		const struct iphdr *iph =
-			bpf_rdonly_cast(ip, bpf_core_type_id_kernel(struct iphdr));
-
-		if (iph->protocol != IPPROTO_TCP)
+		if (bpf_probe_read_kernel(b, 34, ip) || b[9] != IPPROTO_TCP)
 			return false;
-		th = bpf_rdonly_cast(ip + BPF_CORE_READ_BITFIELD(iph, ihl) * 4,
-				     bpf_core_type_id_kernel(struct tcphdr));
+		ihl = (b[0] & 0x0f) * 4;
+		if (ihl == 20)
+			flags = b[33];
+		else if (bpf_probe_read_kernel(&flags, 1, ip + ihl + 13))
+			return false;
 	} else if (eth_proto == ETH_P_IPV6) {
-		const struct ipv6hdr *ip6 =
-			bpf_rdonly_cast(ip, bpf_core_type_id_kernel(struct ipv6hdr));
-
-		if (ip6->nexthdr != IPPROTO_TCP)
+		if (bpf_probe_read_kernel(b, 54, ip) || b[6] != IPPROTO_TCP)
 			return false;
-		th = bpf_rdonly_cast(ip + 40, bpf_core_type_id_kernel(struct tcphdr));
+		flags = b[53];
 	} else {
 		return false;
 	}
-	return BPF_CORE_READ_BITFIELD(th, rst);
+	return flags & TCPHDR_RST;
 }
 
 /* Headers of an skb whose network and transport headers are set (TCP layer). */
@@ -780,22 +776,20 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb)
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 {
-	const struct tcp_skb_cb *cb =
-		bpf_rdonly_cast(skb->cb, bpf_core_type_id_kernel(struct tcp_skb_cb));
 	const unsigned char *ip = skb->head + skb->network_header;
 	struct sock_info *si;
 	__u64 now, gap;
 	__u8 ttl;
 
-	/* TCP has parsed the header into the control block already. */
-	if (cb->tcp_flags & TCPHDR_RST)
+	/* TCP has parsed the header into the control block already: a plain
+	 * load from the skb, no copy. */
+	if (skb->cb[bpf_core_field_offset(struct tcp_skb_cb, tcp_flags)] & TCPHDR_RST)
 		return 0;
-	if (skb->protocol == bpf_htons(ETH_P_IP))
-		ttl = ((const struct iphdr *)bpf_rdonly_cast(
-			       ip, bpf_core_type_id_kernel(struct iphdr)))->ttl;
-	else
-		ttl = ((const struct ipv6hdr *)bpf_rdonly_cast(
-			       ip, bpf_core_type_id_kernel(struct ipv6hdr)))->hop_limit;
+	if (bpf_probe_read_kernel(&ttl, 1,
+				  skb->protocol == bpf_htons(ETH_P_IP) ?
+					  ip + bpf_core_field_offset(struct iphdr, ttl) :
+					  ip + bpf_core_field_offset(struct ipv6hdr, hop_limit)))
+		return 0;
 	si = sock_info_get(sk, true);
 	if (!si)
 		return 0;
@@ -838,9 +832,9 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	if (newstate == TCP_ESTABLISHED && !si->isn_known) {
 		/* Both sides just finished the handshake: snd_una and rcv_nxt
 		 * sit exactly one past the two SYNs. */
-		tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
-		si->isn_local = tp->snd_una - 1;
-		si->isn_remote = tp->rcv_nxt - 1;
+		tp = (const struct tcp_sock *)sk;
+		si->isn_local = BPF_CORE_READ(tp, snd_una) - 1;
+		si->isn_remote = BPF_CORE_READ(tp, rcv_nxt) - 1;
 		si->isn_known = 1;
 	}
 	if (in_process_context())
