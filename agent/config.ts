@@ -12,6 +12,10 @@ import { DEFAULT_OUTBOX_MAX_BYTES } from './publish/outbox.js';
 import { repoRoot } from './repo-root.js';
 
 export const DEFAULT_RINGBUF_MB = 8;
+/** Storm aggregates the kernel keeps between two drains (the loader's own default and bounds). */
+export const DEFAULT_AGGREGATE_SLOTS = 4096;
+const MIN_AGGREGATE_SLOTS = 16;
+const MAX_AGGREGATE_SLOTS = 65_536;
 export const DEFAULT_LOADER_PATH = join(repoRoot(), 'build', 'rstscope-loader');
 
 // A DNS subdomain (RFC 1123), as Kubernetes requires of node names.
@@ -26,6 +30,8 @@ export interface AgentConfig {
   host: string | undefined;
   /** Kernel ring buffer size in MiB, a power of two (default 8: ~40k events of slack). */
   ringbufMb: number;
+  /** Storm aggregate slots in the kernel (docs/storage.md, reset_aggregates). */
+  aggregateSlots: number;
   /** Stop after this many seconds (default 0: until SIGINT/SIGTERM). */
   durationS: number;
   /** The native loader (default build/rstscope-loader; env RSTSCOPE_LOADER). */
@@ -65,6 +71,7 @@ Captures every TCP reset this host's kernel sends or receives: printed, or with
   --netns NS        only these network namespaces (repeatable); default all
   --host NAME       host name in the records (default: $NODE_NAME or the host name)
   --ringbuf-mb N    kernel ring buffer in MiB, power of two (default ${DEFAULT_RINGBUF_MB})
+  --aggregate-slots N  storm aggregates kept in the kernel per second, ${MIN_AGGREGATE_SLOTS} to ${MAX_AGGREGATE_SLOTS} (default ${DEFAULT_AGGREGATE_SLOTS})
   --duration S      stop after S seconds (default: until Ctrl-C)
   --assume-no-reason  report reasons as UNKNOWN, as an older kernel would (testing)
 Kubernetes (each reset named with its pod, container and workload):
@@ -83,6 +90,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
         netns: { type: 'string', multiple: true, default: [] },
         host: { type: 'string' },
         'ringbuf-mb': { type: 'string', default: String(DEFAULT_RINGBUF_MB) },
+        'aggregate-slots': { type: 'string', default: String(DEFAULT_AGGREGATE_SLOTS) },
         duration: { type: 'string', default: '0' },
         'assume-no-reason': { type: 'boolean', default: false },
         nats: { type: 'string' },
@@ -107,6 +115,16 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
   ) {
     throw new AgentConfigError(
       `--ringbuf-mb ${values['ringbuf-mb']}: expected a power of two from 1 to 1024`,
+    );
+  }
+  const aggregateSlots = Number(values['aggregate-slots']);
+  if (
+    !Number.isInteger(aggregateSlots) ||
+    aggregateSlots < MIN_AGGREGATE_SLOTS ||
+    aggregateSlots > MAX_AGGREGATE_SLOTS
+  ) {
+    throw new AgentConfigError(
+      `--aggregate-slots ${values['aggregate-slots']}: expected a whole number from ${MIN_AGGREGATE_SLOTS} to ${MAX_AGGREGATE_SLOTS}`,
     );
   }
   const durationS = Number(values.duration);
@@ -164,6 +182,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     netns: values.netns,
     host,
     ringbufMb,
+    aggregateSlots,
     durationS,
     loaderPath: env.RSTSCOPE_LOADER ? resolve(env.RSTSCOPE_LOADER) : DEFAULT_LOADER_PATH,
     assumeNoReason: values['assume-no-reason'],

@@ -62,6 +62,8 @@ export function countersJson(summary: CounterSummary, rstReasons: EnumNames): st
     counters: {
       entries: counterRows(summary, rstReasons),
       lost: Number(summary.counters?.lost ?? 0n),
+      // seen = delivered + aggregated + lost.
+      aggregated: Number(summary.counters?.aggregated ?? 0n),
       count_overflow: Number(summary.counters?.countOverflow ?? 0n),
       self_reset: Number(summary.counters?.selfReset ?? 0n),
       delivered: summary.delivered,
@@ -86,6 +88,9 @@ export function countersTable(
     );
   }
   lines.push(`events delivered: ${summary.delivered}`);
+  if (summary.counters?.aggregated) {
+    lines.push(`summed into storm aggregates in the kernel: ${summary.counters.aggregated}`);
+  }
   lines.push(`lost in the kernel (ring buffer full): ${summary.counters?.lost ?? 0n}`);
   if (summary.counters?.countOverflow) {
     lines.push(`not in the per-reason counters (map full): ${summary.counters.countOverflow}`);

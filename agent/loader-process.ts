@@ -22,6 +22,7 @@ export interface LoaderOptions {
   path: string;
   netnsInodes: number[];
   ringbufMb: number;
+  aggregateSlots: number;
   /** Behave as on a kernel whose tcp_send_reset has no reason argument. */
   assumeNoReason: boolean;
 }
@@ -49,7 +50,12 @@ export class LoaderProcess {
 
   /** Resolves once the programs are loaded and attached. */
   start(): Promise<LoaderHello> {
-    const args = ['--ringbuf-mb', String(this.options.ringbufMb)];
+    const args = [
+      '--ringbuf-mb',
+      String(this.options.ringbufMb),
+      '--aggregate-slots',
+      String(this.options.aggregateSlots),
+    ];
     for (const inode of this.options.netnsInodes) args.push('--netns-inode', String(inode));
     if (this.options.assumeNoReason) args.push('--assume-no-reason');
 

@@ -56,6 +56,7 @@ export async function runAgent(config: AgentConfig): Promise<number> {
       path: config.loaderPath,
       netnsInodes,
       ringbufMb: config.ringbufMb,
+      aggregateSlots: config.aggregateSlots,
       assumeNoReason: config.assumeNoReason,
     },
     {
@@ -185,21 +186,10 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     }
   }
   const summary = { counters, delivered, publish };
-  const aggregated = counters?.aggregated ?? 0n;
   process.stderr.write(
-    `${config.json ? withAggregated(countersJson(summary, hello.rst_reasons), aggregated) : countersTable(summary, hello.rst_reasons, names)}\n`,
+    `${config.json ? countersJson(summary, hello.rst_reasons) : countersTable(summary, hello.rst_reasons, names)}\n`,
   );
-  if (!config.json && aggregated > 0n) {
-    process.stderr.write(`summed into storm aggregates in the kernel: ${aggregated}\n`);
-  }
   return crashed ? 1 : 0;
-}
-
-/** The exit summary's counters with the storm total: seen = delivered + aggregated + lost. */
-function withAggregated(json: string, aggregated: bigint): string {
-  const summary = JSON.parse(json) as { counters: Record<string, unknown> };
-  summary.counters.aggregated = Number(aggregated);
-  return JSON.stringify(summary);
 }
 
 function coverage(inodes: number[], names: Map<number, string>) {

@@ -10,6 +10,7 @@ export type { Codec, GrpcMethodDefinition } from './codec.js';
 export type {
   AgentCounters,
   AgentHeartbeat,
+  ResetAggregate,
   CollectorStatus,
   Diagnosis,
   FlowEnd,

@@ -27,6 +27,7 @@ describe('agent config', () => {
 
   it.each([
     [['--ringbuf-mb', '3'], '--ringbuf-mb 3: expected a power of two from 1 to 1024'],
+    [['--aggregate-slots', '8'], '--aggregate-slots 8: expected a whole number from 16 to 65536'],
     [['--duration', 'soon'], '--duration soon: expected seconds, 0 or more'],
     [['--host', 'a b'], '--host a b: expected a DNS-style name (letters, digits, . _ -)'],
     [['--bogus'], "Unknown option '--bogus'; see 'rstscope agent --help'"],

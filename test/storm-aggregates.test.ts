@@ -31,11 +31,11 @@ beforeAll(async () => {
   nats = await NatsServer.start();
   collector = await CollectorRunner.start(nats.url);
   dir = mkdtempSync(join(tmpdir(), 'rstscope-storm-'));
-  // The agent runs whatever RSTSCOPE_LOADER names: the real loader, with a
-  // small aggregate map, telling the test its pid so it can be stopped.
+  // The agent runs whatever RSTSCOPE_LOADER names: the real loader, telling
+  // the test its pid so it can be stopped.
   writeFileSync(
     join(dir, 'loader'),
-    `#!/bin/sh\necho $$ > ${dir}/loader.pid\nexec ${DEFAULT_LOADER_PATH} --aggregate-slots ${SLOTS} "$@"\n`,
+    `#!/bin/sh\necho $$ > ${dir}/loader.pid\nexec ${DEFAULT_LOADER_PATH} "$@"\n`,
   );
   chmodSync(join(dir, 'loader'), 0o755);
 });
@@ -103,7 +103,10 @@ describe('reset storms', () => {
   it('sums a storm past a 1 MiB ring buffer into bounded aggregates that reach the store', async () => {
     const before = tcpOutRsts();
     const agent = await AgentRunner.start(
-      ['--netns', lab.server.ns, '--ringbuf-mb', '1', '--nats', nats.url, '--host', 'storm-host'],
+      [
+        ...['--netns', lab.server.ns, '--ringbuf-mb', '1', '--aggregate-slots', String(SLOTS)],
+        ...['--nats', nats.url, '--host', 'storm-host'],
+      ],
       { RSTSCOPE_LOADER: join(dir, 'loader') },
     );
     let counters: Summary;

@@ -7,7 +7,7 @@ import {
   MAX_COARSE_AGGREGATES,
   remotePrefix,
 } from '../agent/publish/storm-aggregates.js';
-import type { ResetAggregate } from '../agent/publish/storm-aggregates.js';
+import type { ResetAggregate } from '../proto/index.js';
 
 function aggregate(i: number, resets = 1, reason = 'NO_SOCKET'): ResetAggregate {
   return {

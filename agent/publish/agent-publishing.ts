@@ -15,7 +15,7 @@ import type { AgentTotals, HeartbeatIdentity } from './heartbeat.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 import { Outbox } from './outbox.js';
 import { AggregateBuffer } from './storm-aggregates.js';
-import type { ResetAggregate } from './storm-aggregates.js';
+import type { ResetAggregate } from '../../proto/index.js';
 
 /** On shutdown, how long buffered batches may take to reach JetStream. */
 const DRAIN_ON_STOP_MS = 5_000;

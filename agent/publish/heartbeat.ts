@@ -1,6 +1,6 @@
 // The heartbeat message: who this agent is, what it covers, what it has counted.
 import type { AgentHeartbeat } from '../../proto/index.js';
-import type { ResetAggregate } from './storm-aggregates.js';
+import type { ResetAggregate } from '../../proto/index.js';
 
 export const HEARTBEAT_INTERVAL_S = 10;
 

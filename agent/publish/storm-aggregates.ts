@@ -1,15 +1,12 @@
 // Storm aggregates between the loader's drains (every second) and the next
 // heartbeat (every 10 s): merged by key, bounded. Pure.
-import type { AgentHeartbeat } from '../../proto/index.js';
+import type { ResetAggregate } from '../../proto/index.js';
 import { RST_DIR_SENT, RST_REASON_UNKNOWN } from '../event-layout.js';
 import { enumName } from '../kernel-names.js';
 import type { EnumNames } from '../kernel-names.js';
 import type { KernelAggregate } from '../loader-frames.js';
 
 const AF_INET = 2;
-
-/** proto ResetAggregate (proto/index.ts does not name it on its own). */
-export type ResetAggregate = AgentHeartbeat['aggregates'][number];
 
 /**
  * Distinct aggregates one heartbeat carries: the kernel's own bound (4096 slots
