@@ -137,7 +137,39 @@ export function clusterDdl(clusterName: string, database: string, retentionDays 
       );
     }
   }
+  statements.push(
+    resetAggregatesViewDdl(
+      `${db}.${quoteIdentifier('reset_aggregates_from_agents_local')}`,
+      `${db}.${quoteIdentifier('agents_local')}`,
+      `${db}.${quoteIdentifier('reset_aggregates_local')}`,
+      onCluster,
+    ),
+  );
   return statements;
+}
+
+/**
+ * A heartbeat's storm aggregates, one row each, written by the same INSERT
+ * that stores the heartbeat: a heartbeat is never stored without its
+ * aggregates, and a redelivered one repeats the same rows, which collapse in
+ * reset_aggregates' ReplacingMergeTree. In a cluster it runs on each node,
+ * from agents_local to reset_aggregates_local: both shard by host.
+ */
+export function resetAggregatesViewDdl(
+  view: string,
+  from: string,
+  to: string,
+  onCluster = '',
+): string {
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view}${onCluster}
+TO ${to}
+AS SELECT
+    ts, host, boot_id, run_id,
+    a.netns AS netns, a.direction AS direction, a.reason AS reason, a.family AS family,
+    a.remote_prefix AS remote_prefix, a.remote_port AS remote_port, a.resets AS resets,
+    a.first_ts AS first_ts, a.last_ts AS last_ts
+FROM ${from}
+ARRAY JOIN aggregates AS a`;
 }
 
 /** Changes the retention of a cluster layout (the collector leaves a cluster's schema alone). */

@@ -7,26 +7,15 @@
 // adds it to tables.ts, marked `since` that version, so a fresh database gets it
 // from the CREATE of version 1 and the ALTER of the later version (written from
 // tables.ts by addedColumnsDdl) does nothing there.
-import { addedColumnsDdl, singleNodeTableDdl, ttlExpression } from './ddl.js';
+import {
+  addedColumnsDdl,
+  resetAggregatesViewDdl,
+  singleNodeTableDdl,
+  ttlExpression,
+} from './ddl.js';
 import { installDiagnosisViews } from '../diagnosis/views.js';
 import type { SqlRunner } from './sql-runner.js';
 import { ADDRESSES, AGENTS, RESETS, RESET_AGGREGATES, TABLES } from './tables.js';
-
-/**
- * A heartbeat's storm aggregates, one row each, written by the same INSERT
- * that stores the heartbeat: a heartbeat is never stored without its
- * aggregates, and a redelivered one repeats the same rows, which collapse in
- * reset_aggregates' ReplacingMergeTree.
- */
-const RESET_AGGREGATES_VIEW = `CREATE MATERIALIZED VIEW IF NOT EXISTS reset_aggregates_from_agents
-TO reset_aggregates
-AS SELECT
-    ts, host, boot_id, run_id,
-    a.netns AS netns, a.direction AS direction, a.reason AS reason, a.family AS family,
-    a.remote_prefix AS remote_prefix, a.remote_port AS remote_port, a.resets AS resets,
-    a.first_ts AS first_ts, a.last_ts AS last_ts
-FROM agents
-ARRAY JOIN aggregates AS a`;
 
 export interface Migration {
   version: number;
@@ -54,7 +43,7 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       ...addedColumnsDdl(AGENTS, 6),
       singleNodeTableDdl(RESET_AGGREGATES),
-      RESET_AGGREGATES_VIEW,
+      resetAggregatesViewDdl('reset_aggregates_from_agents', 'agents', 'reset_aggregates'),
     ],
   },
 ];
