@@ -1,13 +1,22 @@
 // The collector's hot path alone: one 1000-event ResetBatch read from its
-// protobuf bytes into TSV lines, without naming and with both ends named from
-// an address book filled from the recorded Kubernetes lists (test/golden/kube)
-// and a small inventory. Prints µs per event, the median of --runs runs.
+// protobuf bytes into TSV lines (the ClickHouse-server path) and into a Native
+// block (chDB's), without naming and with both ends named from an address book
+// filled from the recorded Kubernetes lists (test/golden/kube) and a small
+// inventory. Prints µs per event, the median of --runs runs; with --insert,
+// also what embedded ClickHouse spends per row taking 50 such batches in
+// each format (CPU of this process, engine threads included).
 //
 //   node dist/bench/reset-batch-tsv.js [--events 1000] [--rounds 200] [--runs 7]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readResetBatchTsv } from '../collector/ingest/reset-batch-tsv.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import {
+  readResetBatchNative,
+  RESET_NATIVE_COLUMNS,
+} from '../collector/ingest/reset-batch-native.js';
+import { readResetBatchTsv, RESET_TSV_COLUMNS } from '../collector/ingest/reset-batch-tsv.js';
 import {
   AddressBook,
   FlowEndNamer,
@@ -21,6 +30,7 @@ import type { AddressMapping } from '../collector/k8s/index.js';
 import type { EndpointSlice, KubeNode, KubeObject, Pod, Service } from '../k8s/index.js';
 import { resetBatchCodec } from '../proto/index.js';
 import type { WireResetEvent } from '../proto/index.js';
+import { openEmbeddedStorage } from '../test/lab/embedded-storage.js';
 import { median } from './median.js';
 
 const { values } = parseArgs({
@@ -28,6 +38,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '200' },
     runs: { type: 'string', default: '7' },
+    insert: { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(values.events);
@@ -134,26 +145,84 @@ function usPerEvent(name?: FlowEndNamer): number {
   return Number(process.hrtime.bigint() - started) / 1000 / (ROUNDS * EVENTS);
 }
 
+/** Read and write the block, as the ingester does for chDB. */
+function nativeUsPerEvent(name?: FlowEndNamer): number {
+  const started = process.hrtime.bigint();
+  for (let r = 0; r < ROUNDS; r++) {
+    const read = readResetBatchNative(bytes, name?.ends);
+    if (!read.ok) throw new Error(read.problem);
+    read.batch.block();
+  }
+  return Number(process.hrtime.bigint() - started) / 1000 / (ROUNDS * EVENTS);
+}
+
 const check = readResetBatchTsv(bytes, namer.ends);
 if (!check.ok) throw new Error(check.problem);
 const named = check.batch.lines.filter((l) => /\t(pod|service|node|inventory)\t/.test(l)).length;
-usPerEvent();
-usPerEvent(namer);
-usPerEvent(podOnly);
-const plain: number[] = [];
-const naming: number[] = [];
-const agentPod: number[] = [];
-for (let run = 0; run < RUNS; run++) {
-  plain.push(usPerEvent());
-  naming.push(usPerEvent(namer));
-  agentPod.push(usPerEvent(podOnly));
+const cases: [string, (name?: FlowEndNamer) => number][] = [
+  ['TSV', usPerEvent],
+  ['Native', nativeUsPerEvent],
+];
+for (const [format, measure] of cases) {
+  measure();
+  measure(namer);
+  measure(podOnly);
+  const plain: number[] = [];
+  const naming: number[] = [];
+  const agentPod: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    plain.push(measure());
+    naming.push(measure(namer));
+    agentPod.push(measure(podOnly));
+  }
+  const p = median(plain);
+  const n = median(naming);
+  const a = median(agentPod);
+  process.stdout.write(
+    `${format}: parse of a ${EVENTS}-event batch (${named} rows with a named end), median of ${RUNS} runs of ${ROUNDS}:\n` +
+      `  without naming  ${p.toFixed(2)} µs/event\n` +
+      `  with naming     ${n.toFixed(2)} µs/event (+${(n - p).toFixed(2)})\n` +
+      `  agent pod only  ${a.toFixed(2)} µs/event (+${(a - p).toFixed(2)}; no API, no inventory)\n`,
+  );
 }
-const p = median(plain);
-const n = median(naming);
-const a = median(agentPod);
-process.stdout.write(
-  `parse of a ${EVENTS}-event batch (${named} rows with a named end), median of ${RUNS} runs of ${ROUNDS}:\n` +
-    `  without naming  ${p.toFixed(2)} µs/event\n` +
-    `  with naming     ${n.toFixed(2)} µs/event (+${(n - p).toFixed(2)})\n` +
-    `  agent pod only  ${a.toFixed(2)} µs/event (+${(a - p).toFixed(2)}; no API, no inventory)\n`,
-);
+
+if (values.insert) {
+  const dir = mkdtempSync(join(tmpdir(), 'rstscope-bench-insert-'));
+  const storage = await openEmbeddedStorage(dir);
+  try {
+    const tsv = readResetBatchTsv(bytes, podOnly.ends);
+    const native = readResetBatchNative(bytes, podOnly.ends);
+    if (!tsv.ok || !native.ok) throw new Error('the batch is refused');
+    const BATCHES = 50;
+    const text = tsv.batch.lines.join('').repeat(BATCHES);
+    const blocks = Array.from({ length: BATCHES }, () => native.batch.block());
+    const inserts: [string, () => Promise<void>][] = [
+      ['TSV', () => storage.insertTsv('resets', RESET_TSV_COLUMNS, text)],
+      [
+        'Native',
+        () => storage.insertNative!('resets', RESET_NATIVE_COLUMNS, blocks, BATCHES * EVENTS),
+      ],
+    ];
+    process.stdout.write(
+      `embedded ClickHouse taking ${BATCHES * EVENTS} rows in one insert, median of ${RUNS}:\n`,
+    );
+    for (const [format, insert] of inserts) {
+      const cpu: number[] = [];
+      const wall: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const c0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        await insert();
+        const c = process.cpuUsage(c0);
+        wall.push(Number(process.hrtime.bigint() - t0) / 1000 / (BATCHES * EVENTS));
+        cpu.push((c.user + c.system) / (BATCHES * EVENTS));
+      }
+      process.stdout.write(
+        `  ${format.padEnd(7)} ${median(cpu).toFixed(2)} µs CPU/row, ${median(wall).toFixed(2)} µs wall/row\n`,
+      );
+    }
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -68,7 +68,9 @@ function ingesterOn(store: Storage): Ingester {
 }
 
 /** The real store with some of its methods replaced (a class instance cannot be spread). */
-function storageWith(overrides: Partial<Pick<Storage, 'insert' | 'insertTsv'>>): Storage {
+function storageWith(
+  overrides: Partial<Pick<Storage, 'insert' | 'insertTsv' | 'insertNative'>>,
+): Storage {
   return new Proxy(storage, {
     get(target, name, receiver) {
       if (name in overrides) return overrides[name as keyof typeof overrides];
@@ -120,40 +122,61 @@ describe('ingester', () => {
     expect(copy.acks).toEqual(['ack']);
     expect(await count()).toBe(6);
   });
+});
+
+// chDB takes Native blocks; a store without insertNative (a ClickHouse server) takes TSV.
+describe.each([
+  { format: 'native', base: 8 },
+  { format: 'tsv', base: 11 },
+] as const)('ingester inserting $format', ({ format, base }) => {
+  /** The store with its resets insert for this format replaced, the other format gone. */
+  const withResetsInsert = (
+    insert: (real: () => Promise<void>) => Promise<void>,
+    overrides: Partial<Pick<Storage, 'insert'>> = {},
+  ) =>
+    format === 'native'
+      ? storageWith({
+          ...overrides,
+          insertNative: (...args) => insert(() => storage.insertNative!(...args)),
+        })
+      : storageWith({
+          ...overrides,
+          insertNative: undefined,
+          insertTsv: (...args) => insert(() => storage.insertTsv(...args)),
+        });
 
   it('an insert that committed but reported failure is not stored twice by the retry', async () => {
+    const before = await count();
     let first = true;
     // The server stored the rows, then the client gave up (a timeout): it throws.
-    const flaky = storageWith({
-      insertTsv: async (...args) => {
-        await storage.insertTsv(...args);
-        if (first) {
-          first = false;
-          throw new Error('timeout after commit');
-        }
-      },
+    const flaky = withResetsInsert(async (real) => {
+      await real();
+      if (first) {
+        first = false;
+        throw new Error('timeout after commit');
+      }
     });
     const ingester = ingesterOn(flaky);
-    const a = message(20, [20, 21], false);
-    const b = message(21, [22], false);
+    const a = message(20 + base * 10, [20, 21], false);
+    const b = message(21 + base * 10, [22], false);
     await ingester.add(a.m);
     await ingester.add(b.m);
     await ingester.close();
     expect([a.acks, b.acks]).toEqual([['ack'], ['ack']]);
-    expect(await count()).toBe(9);
+    expect(await count()).toBe(before + 3);
   });
 
   it('naks, never acks, when the store refuses the insert', async () => {
+    const before = await count();
     // The real store, except that every insert fails (what a full disk looks like).
-    const failing = storageWith({
+    const failing = withResetsInsert(() => Promise.reject(new Error('disk full')), {
       insert: () => Promise.reject(new Error('disk full')),
-      insertTsv: () => Promise.reject(new Error('disk full')),
     });
     const ingester = ingesterOn(failing);
-    const one = message(3, [5], false);
+    const one = message(3 + base * 10, [5], false);
     await ingester.add(one.m);
     await ingester.close();
     expect(one.acks).toEqual(['nak']);
-    expect(await count()).toBe(9);
+    expect(await count()).toBe(before);
   });
 });

@@ -11,8 +11,13 @@ import {
   hostOfSubject,
 } from '../../proto/nats-topology.js';
 import type { NameFlowEnds } from '../k8s/flow-ends.js';
+import { readResetBatchNative } from './reset-batch-native.js';
+import type { ResetBatchNative } from './reset-batch-native.js';
 import { readResetBatchTsv } from './reset-batch-tsv.js';
 import type { ResetBatchTsv } from './reset-batch-tsv.js';
+
+/** How a batch of resets is read for its insert: chDB takes Native, a server TSV. */
+export type InsertFormat = 'native' | 'tsv';
 
 export type RefusalKind =
   | 'oversize'
@@ -23,7 +28,7 @@ export type RefusalKind =
   | 'unknown_subject';
 
 export type Validated =
-  | { kind: 'resets'; batch: ResetBatchTsv }
+  | { kind: 'resets'; batch: ResetBatchTsv | ResetBatchNative }
   | { kind: 'heartbeat'; heartbeat: AgentHeartbeat }
   | { kind: 'refused'; refusal: RefusalKind; detail: string };
 
@@ -37,6 +42,7 @@ export function validateMessage(
   data: Uint8Array,
   maxBytes = MAX_MESSAGE_BYTES,
   nameEnds?: NameFlowEnds,
+  format: InsertFormat = 'tsv',
 ): Validated {
   if (data.length > maxBytes) {
     return refuse('oversize', `${data.length} bytes, the limit is ${maxBytes}`);
@@ -48,7 +54,10 @@ export function validateMessage(
     return refuse('unknown_subject', subject);
   }
   if (isResets) {
-    const read = readResetBatchTsv(data, nameEnds);
+    const read =
+      format === 'native'
+        ? readResetBatchNative(data, nameEnds)
+        : readResetBatchTsv(data, nameEnds);
     if (!read.ok) return refuse(read.kind, read.problem);
     // A batch may only speak for the host whose subject it was published on: with
     // per-agent NATS permissions this stops one host from writing another's resets.

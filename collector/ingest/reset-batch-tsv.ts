@@ -73,14 +73,20 @@ export interface ResetBatchTsv {
   batchId: string;
   /** One TSV line per event, with its newline, in batch order (index = batch_index). */
   lines: string[];
+  /** Events in the batch (lines.length). */
+  rows: number;
   /** Earliest and latest event time as decimal seconds (for the de-duplication query). */
   firstTs: string;
   lastTs: string;
 }
 
-export type ReadResult =
-  | { ok: true; batch: ResetBatchTsv }
-  | { ok: false; kind: 'undecodable' | 'invalid_header' | 'invalid_event'; problem: string };
+export interface ReadFailure {
+  ok: false;
+  kind: 'undecodable' | 'invalid_header' | 'invalid_event';
+  problem: string;
+}
+
+export type ReadResult = { ok: true; batch: ResetBatchTsv } | ReadFailure;
 
 /**
  * Reads one batch; with `nameEnds`, each event's ends are named as its row is
@@ -150,7 +156,10 @@ export function readResetBatchTsv(bytes: Uint8Array, nameEnds?: NameFlowEnds): R
     const ends = nameEnds ? endCells(nameEnds, values) : UNNAMED_CELLS;
     lines.push(`${line}\t${ends}\t${idCell}\t${index}\n`);
   }
-  return { ok: true, batch: { host, bootId, runId, seq, batchId: id, lines, firstTs, lastTs } };
+  return {
+    ok: true,
+    batch: { host, bootId, runId, seq, batchId: id, lines, rows: lines.length, firstTs, lastTs },
+  };
 }
 
 /**

@@ -1,14 +1,22 @@
 // Which events of these batches are stored already? Asked only for redelivered
 // batches, and narrowed by host and time so ClickHouse reads a few granules.
 import type { Storage } from '../storage/storage.js';
-import type { ResetBatchTsv } from './reset-batch-tsv.js';
+
+/** What the query needs of a batch, in either insert format. */
+export interface BatchSpan {
+  host: string;
+  batchId: string;
+  rows: number;
+  firstTs: string;
+  lastTs: string;
+}
 
 /** Keys "batch_id#batch_index" of the rows already in `resets`. */
 export async function storedEventKeys(
   storage: Storage,
-  batches: ResetBatchTsv[],
+  batches: readonly BatchSpan[],
 ): Promise<Set<string>> {
-  const withEvents = batches.filter((b) => b.lines.length);
+  const withEvents = batches.filter((b) => b.rows);
   if (!withEvents.length) return new Set();
   const from = withEvents.map((b) => b.firstTs).sort()[0]!;
   const to = withEvents

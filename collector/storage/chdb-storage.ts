@@ -1,14 +1,16 @@
 // Storage on embedded ClickHouse (chDB): the real engine inside the collector's
 // process, data in one directory. The default when no server URL is given.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { drainPending } from 'chdb';
 import { ChdbSession, chdbError } from './chdb-session.js';
-import { quoteIdentifier } from './ddl.js';
+import { quoteIdentifier, quoteString } from './ddl.js';
 import { StorageError } from './errors.js';
 import { migrate } from './migrations.js';
 import { readOnlyQuery } from './read-only-query.js';
 import { countLines, jsonEachRow } from './sql-runner.js';
 import type {
+  NativeColumn,
   ReadOnlyQueryRequest,
   ReadOnlyQueryResult,
   Row,
@@ -28,9 +30,15 @@ const INSERT_SETTINGS = {
   input_format_skip_unknown_fields: 0,
 };
 
+/** Under the data directory: Native blocks on their way into an insert. */
+const INSERT_SPOOL = 'insert-spool';
+
 export class ChdbStorage implements Storage {
   readonly backend = 'chdb' as const;
   readonly location: string;
+  /** Native inserts go through a file here (see insertNative). */
+  private readonly spool: string;
+  private spooled = 0;
 
   private constructor(
     /** Inserts, migrations and rstscope's own queries. */
@@ -40,6 +48,7 @@ export class ChdbStorage implements Storage {
     private readonly options: ChdbStorageOptions,
   ) {
     this.location = options.dataDir;
+    this.spool = join(options.dataDir, INSERT_SPOOL);
   }
 
   /** Opens (creating) the data directory and the database. */
@@ -47,6 +56,9 @@ export class ChdbStorage implements Storage {
     const database = quoteIdentifier(options.database);
     try {
       await mkdir(options.dataDir, { recursive: true });
+      // One process per data directory (chDB's lock): what a crash left here is ours to drop.
+      await rm(join(options.dataDir, INSERT_SPOOL), { recursive: true, force: true });
+      await mkdir(join(options.dataDir, INSERT_SPOOL));
     } catch (err) {
       throw new StorageError(
         `cannot create the chDB data directory ${options.dataDir}: ${(err as Error).message}`,
@@ -93,6 +105,47 @@ export class ChdbStorage implements Storage {
       });
     } catch (err) {
       throw chdbError(err, `insert of ${countLines(text)} rows into ${table} failed`);
+    }
+  }
+
+  /**
+   * chDB 3.4 takes raw inserts in text formats only (a binary payload inline in
+   * the query is cut short, silently), so the blocks go through a file that
+   * ClickHouse reads with file(): ~3 µs a row here against ~22 for TSV.
+   */
+  async insertNative(
+    table: TableName,
+    columns: readonly NativeColumn[],
+    blocks: readonly Uint8Array[],
+    rows: number,
+  ): Promise<void> {
+    if (!blocks.length) return;
+    const path = join(this.spool, `${process.pid}-${++this.spooled}.native`);
+    try {
+      const file = await open(path, 'w');
+      try {
+        await file.writev(blocks);
+      } finally {
+        await file.close();
+      }
+      // Literals, not bound parameters: in chDB 3.4 a bound query waits for every
+      // other Session's bound queries, so a user's slow query would stall ingest.
+      // Both are ours: the path under the data directory and the table's structure.
+      const names = columns.map((c) => quoteIdentifier(c.name)).join(', ');
+      const structure = columns.map((c) => `${c.name} ${c.type}`).join(', ');
+      await this.own.command(
+        `INSERT INTO ${quoteIdentifier(this.options.database)}.${quoteIdentifier(table)} (${names})
+         SELECT * FROM file(${quoteString(path)}, 'Native', ${quoteString(structure)})`,
+      );
+    } catch (err) {
+      throw err instanceof StorageError
+        ? new StorageError(`insert of ${rows} rows into ${table} failed: ${err.message}`, {
+            cause: err,
+            type: err.type,
+          })
+        : chdbError(err, `insert of ${rows} rows into ${table} failed`);
+    } finally {
+      await rm(path, { force: true });
     }
   }
 

@@ -6,6 +6,12 @@ export type TableName = 'resets' | 'agents' | 'addresses';
 /** A row as ClickHouse takes it in JSONEachRow: column name → value. */
 export type Row = Record<string, unknown>;
 
+/** A column of a Native block: its name and the type its data is written in. */
+export interface NativeColumn {
+  name: string;
+  type: string;
+}
+
 export interface StorageOptions {
   /** ClickHouse server URL (http[s]://host:port). Absent: embedded chDB in dataDir. */
   url?: string;
@@ -50,6 +56,17 @@ export interface Storage {
    * collector's hot path, which builds it straight from protobuf. Throws StorageError.
    */
   insertTsv(table: TableName, columns: readonly string[], text: string): Promise<void>;
+  /**
+   * One INSERT of ready-made blocks of ClickHouse's Native format with these
+   * columns: the collector's hot path on a backend that takes it (chDB; absent:
+   * the collector writes TSV). Throws StorageError.
+   */
+  insertNative?(
+    table: TableName,
+    columns: readonly NativeColumn[],
+    blocks: readonly Uint8Array[],
+    rows: number,
+  ): Promise<void>;
   /** A trusted query of rstscope's own, every value bound as a parameter. */
   query<T = Row>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   /** A trusted statement without a result (DDL, ALTER, OPTIMIZE), values bound as parameters. */
