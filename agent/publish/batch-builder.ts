@@ -1,16 +1,15 @@
 // Groups events into ResetBatch messages bounded by count, bytes and age. Each
 // event is encoded once, as it arrives; a batch is its header followed by the
 // events as repeated field 5, which is how protobuf concatenation works.
-import { resetBatchCodec, wireEventCodec } from '../../proto/index.js';
+import { resetBatchCodec } from '../../proto/index.js';
 import type { WireResetEvent } from '../../proto/index.js';
+import { EventEncoder } from './event-encoder.js';
 
 export const DEFAULT_BATCH_MAX_EVENTS = 1000;
 /** Well under NATS's default max_payload (1 MiB), which the collector also enforces. */
 export const DEFAULT_BATCH_MAX_BYTES = 256 * 1024;
 /** A lone reset still reaches the store quickly: part of the ≤ 1 s latency budget. */
 export const DEFAULT_BATCH_MAX_DELAY_MS = 200;
-
-const EVENTS_FIELD_TAG = (5 << 3) | 2;
 
 export interface BatchLimits {
   maxEvents: number;
@@ -35,6 +34,7 @@ export class BatchBuilder {
   private size = 0;
   private nextSeq = 1n;
   private startedAt = 0;
+  private readonly encoder = new EventEncoder();
 
   constructor(
     private readonly header: BatchHeader,
@@ -47,8 +47,7 @@ export class BatchBuilder {
 
   /** Adds one event; returns the batches it completed (none, one, or two). */
   add(event: WireResetEvent, now: number): EncodedBatch[] {
-    const bytes = Buffer.from(wireEventCodec.encode(event));
-    const entry = Buffer.concat([fieldPrefix(bytes.length), bytes]);
+    const entry = this.encoder.entry(event);
     const completed: EncodedBatch[] = [];
     if (this.parts.length && this.size + entry.length > this.limits.maxBytes) {
       completed.push(this.flush()!);
@@ -81,15 +80,4 @@ export class BatchBuilder {
     this.size = 0;
     return batch;
   }
-}
-
-function fieldPrefix(length: number): Buffer {
-  const out = [EVENTS_FIELD_TAG];
-  let n = length;
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
 }
