@@ -17,6 +17,7 @@ import { CAUSES } from './causes.js';
 import { watchersOf } from './coverage-view.js';
 import { EVIDENCE_COLUMNS } from './evidence-view.js';
 import { FLOW_END_NAMES } from './flow-end-columns.js';
+import { MATCH_TOLERANCE_S, resetPairsSelect } from './flow-matching.js';
 
 /** A silence shorter than this was not an idle timer's doing: no middlebox times out that fast. */
 export const IDLE_KILL_MIN_MS = 1000;
@@ -97,16 +98,41 @@ const DETAIL = `multiIf(
         toString(if(direction = 'sent', local_port, remote_port))),
     '')`;
 
-export const RESET_CAUSES_VIEW = `
+/**
+ * How far in time a reset's diagnosis reaches: a received reset's peer is
+ * within the match tolerance, a sent reset's receivers too, and each of those
+ * receivers weighed every sent reset within the tolerance of itself; a row
+ * whose peer is the reset reads that peer's diagnosis inputs. Three tolerances
+ * cover every row a reset's diagnosis, or its peer's, can depend on.
+ */
+export const DIAGNOSIS_REACH_S = 3 * MATCH_TOLERANCE_S;
+
+/**
+ * reset_causes, over every stored reset (the view), or over the resets that
+ * satisfy `scope`, a condition on reset_evidence's columns. A scoped diagnosis
+ * is the view's for every reset at least DIAGNOSIS_REACH_S inside the scope's
+ * time span (all rows within that reach of it satisfy the scope): what the
+ * query service uses to diagnose one flow or one window without the rest.
+ */
+export function resetCausesSelect(scope?: string): string {
+  const [evidence, matched] = scope
+    ? ['scoped_evidence', 'scoped_pairs']
+    : ['reset_evidence', 'reset_pairs'];
+  const scoped = scope
+    ? `scoped_evidence AS (SELECT * FROM reset_evidence WHERE ${scope}),
+    scoped_pairs AS (${resetPairsSelect(evidence)}),
+    `
+    : '';
+  return `
 WITH
-    pairs AS (
-        SELECT received_id AS event_id, sent_id AS peer_id, rule FROM reset_pairs
+    ${scoped}pairs AS (
+        SELECT received_id AS event_id, sent_id AS peer_id, rule FROM ${matched}
         UNION ALL
         SELECT sent_id AS event_id, any(received_id) AS peer_id, any(rule) AS rule
-        FROM reset_pairs GROUP BY sent_id
+        FROM ${matched} GROUP BY sent_id
     ),
-    remote_watch AS (${watchersOf('remote_addr')}),
-    local_watch AS (${watchersOf('local_addr')}),
+    remote_watch AS (${watchersOf('remote_addr', evidence)}),
+    local_watch AS (${watchersOf('local_addr', evidence)}),
     joined AS (
         SELECT ${EVIDENCE_COLUMNS.map((c) => `e.${c} AS ${c}`).join(', ')},
            pr.peer_id != '' AS has_peer,
@@ -127,9 +153,9 @@ WITH
            ${senderColumns},
            if(e.direction = 'sent', lw.hosts, plw.hosts) AS s_addr_watchers,
            e.direction = 'sent' OR has_peer AS has_sender
-        FROM reset_evidence AS e
+        FROM ${evidence} AS e
         LEFT JOIN pairs AS pr ON pr.event_id = e.event_id
-        LEFT JOIN reset_evidence AS p ON p.event_id = pr.peer_id
+        LEFT JOIN ${evidence} AS p ON p.event_id = pr.peer_id
         LEFT JOIN remote_watch AS rw ON rw.event_id = e.event_id
         LEFT JOIN local_watch AS lw ON lw.event_id = e.event_id
         LEFT JOIN local_watch AS plw ON plw.event_id = pr.peer_id
@@ -159,3 +185,6 @@ SELECT
     peer_local_namespace, peer_local_name,
     ${FLOW_END_NAMES.join(', ')}
 FROM joined`;
+}
+
+export const RESET_CAUSES_VIEW = resetCausesSelect();

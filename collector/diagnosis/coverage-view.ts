@@ -16,10 +16,13 @@ ARRAY JOIN addresses AS address
 GROUP BY host, boot_id, run_id, address`;
 
 /** Per reset: the hosts whose agents watched the given address column at its time. */
-export function watchersOf(addressColumn: 'local_addr' | 'remote_addr'): string {
+export function watchersOf(
+  addressColumn: 'local_addr' | 'remote_addr',
+  evidence = 'reset_evidence',
+): string {
   return `
     SELECT e.event_id AS event_id, groupUniqArray(c.host) AS hosts
-    FROM reset_evidence AS e
+    FROM ${evidence} AS e
     INNER JOIN agent_coverage AS c ON c.address = e.${addressColumn}
     WHERE e.ts >= c.covered_from AND e.ts <= c.covered_to
     GROUP BY e.event_id`;

@@ -14,11 +14,16 @@
 /** Clock skew between hosts plus the RST's one-way trip; beyond it, no match. */
 export const MATCH_TOLERANCE_S = 10;
 
-export const RESET_PAIRS_VIEW = `
+/**
+ * The pairing over `evidence`: the reset_evidence view, or a table expression
+ * with its columns (a CTE holding only the rows a query needs, cause-view.ts).
+ */
+export function resetPairsSelect(evidence = 'reset_evidence'): string {
+  return `
 WITH keys AS (
     SELECT event_id, direction, ts, host, netns, local_addr, local_port,
            k.1 AS key, k.2 AS rank
-    FROM reset_evidence
+    FROM ${evidence}
     ARRAY JOIN arrayFilter(k -> k.1 != 0, [(key_rst, 1), (key_isn, 2), (key_tuple, 3)]) AS k
 )
 SELECT
@@ -32,3 +37,6 @@ WHERE r.direction = 'received' AND s.direction = 'sent'
   AND NOT (s.host = r.host AND s.netns = r.netns
            AND s.local_addr = r.local_addr AND s.local_port = r.local_port)
 GROUP BY r.event_id`;
+}
+
+export const RESET_PAIRS_VIEW = resetPairsSelect();

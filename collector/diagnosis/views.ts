@@ -8,6 +8,7 @@ import { RESET_EVIDENCE_VIEW } from './evidence-view.js';
 import { RESET_PAIRS_VIEW } from './flow-matching.js';
 import { FLOWS_VIEW, INJECTED_RESETS_VIEW } from './flow-views.js';
 import { MIDDLEBOXES_VIEW } from './middlebox-view.js';
+import { DIAGNOSES_DDL, DIAGNOSES_PREFIX, DIAGNOSES_TABLE } from './stored-diagnoses.js';
 
 export interface ViewDefinition {
   name: string;
@@ -59,9 +60,21 @@ export function viewDdl(view: ViewDefinition, onCluster = ''): string {
 
 export interface CommandRunner {
   command(sql: string): Promise<void>;
+  query<T>(sql: string): Promise<T[]>;
 }
 
-/** Replaces every diagnosis view; idempotent, and safe for collectors starting at once. */
+/**
+ * Replaces every diagnosis view and creates this version's stored diagnoses,
+ * dropping those of other versions (a cache: the diagnoser refills it);
+ * idempotent, and safe for collectors starting at once.
+ */
 export async function installDiagnosisViews(runner: CommandRunner): Promise<void> {
   for (const view of DIAGNOSIS_VIEWS) await runner.command(viewDdl(view));
+  for (const statement of DIAGNOSES_DDL) await runner.command(statement);
+  const stale = await runner.query<{ name: string }>(
+    `SELECT name FROM system.tables WHERE database = currentDatabase()
+       AND startsWith(name, ${quoteString(DIAGNOSES_PREFIX)})
+       AND NOT startsWith(name, ${quoteString(DIAGNOSES_TABLE)})`,
+  );
+  for (const { name } of stale) await runner.command(`DROP TABLE IF EXISTS ${name}`);
 }

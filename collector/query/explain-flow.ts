@@ -12,7 +12,9 @@ import { CAUSE_COLUMNS, resetMessages } from './reset-message.js';
 import type { StoredCause } from './reset-message.js';
 import { parseResetFilter } from './reset-filter.js';
 import { RESET_CAUSES_COLUMNS, resetFilterSql } from './reset-filter-sql.js';
-import type { FilterSql } from './reset-filter-sql.js';
+import type { FilterColumns, FilterSql } from './reset-filter-sql.js';
+import { causesSource, scopeOfResets } from './scoped-causes.js';
+import { DIAGNOSIS_REACH_S } from '../diagnosis/cause-view.js';
 
 export const DEFAULT_EXPLAIN_LIMIT = 200;
 export const MAX_EXPLAIN_LIMIT = 1000;
@@ -22,8 +24,11 @@ export const MAX_EXPLAIN_LIMIT = 1000;
  * endpoint: the columns a filter's address and port match, address and port of
  * one end together.
  */
-function endpointMatch(name: string, e: Endpoint): string {
-  const { addresses, ports } = RESET_CAUSES_COLUMNS;
+function endpointMatch(
+  name: string,
+  e: Endpoint,
+  { addresses, ports }: FilterColumns = RESET_CAUSES_COLUMNS,
+): string {
   return `(${addresses
     .map((addr, i) =>
       e.port === undefined
@@ -65,10 +70,13 @@ export function explainFlowHandler(deps: QueryServiceDeps) {
         if (e.port !== undefined) params[`e${i}_port`] = String(e.port);
       });
       const where = endpoints.map((e, i) => endpointMatch(`e${i}`, e)).join(' AND ');
+      const source = await causesSource(queries, window.fromNs, (from) =>
+        flowScope(queries, endpoints, params, { fromNs: from, toNs: window.toNs }),
+      );
       const found = await queries.rows<StoredCause>(
-        `SELECT ${CAUSE_COLUMNS} FROM reset_causes WHERE ${windowSql.where} AND ${where}
+        `SELECT ${CAUSE_COLUMNS} FROM (${source.sql}) WHERE ${windowSql.where} AND ${where}
          ORDER BY ts, direction DESC, event_id LIMIT ${limit + 1}`,
-        params,
+        { ...params, ...source.params },
         limit + 1,
       );
       if (found.length === 0) {
@@ -90,6 +98,40 @@ export function explainFlowHandler(deps: QueryServiceDeps) {
         })),
         truncated: found.length > limit,
       };
+    },
+  );
+}
+
+/** A stored row's own ends (no peer's: a row matches through its peer only near that peer). */
+const OWN_ENDS: FilterColumns = {
+  addresses: ['local_addr', 'remote_addr'],
+  ports: ['local_port', 'remote_port'],
+  diagnosis: false,
+};
+
+/**
+ * Where the flow's resets are: a row names an endpoint through its own ends or
+ * through its matched peer's, and a peer is near its row, so the stored rows
+ * with either endpoint on their own ends, from a reach before the window to a
+ * reach after it, say which resets to diagnose. The sort key and the address
+ * bloom filters find them without reading the table.
+ */
+function flowScope(
+  queries: RpcQueries,
+  endpoints: readonly Endpoint[],
+  params: QueryParams,
+  window: { fromNs: bigint; toNs: bigint },
+) {
+  const reach = BigInt(DIAGNOSIS_REACH_S) * 1_000_000_000n;
+  const own = endpoints.map((e, i) => endpointMatch(`e${i}`, e, OWN_ENDS)).join(' OR ');
+  return scopeOfResets(
+    queries,
+    `ts >= fromUnixTimestamp64Nano({near_from:Int64})
+     AND ts <= fromUnixTimestamp64Nano({near_to:Int64}) AND (${own})`,
+    {
+      ...params,
+      near_from: String(window.fromNs - reach),
+      near_to: String(window.toNs + reach),
     },
   );
 }

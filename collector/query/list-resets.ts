@@ -8,6 +8,7 @@ import { CAUSE_COLUMNS, resetMessages } from './reset-message.js';
 import type { StoredCause } from './reset-message.js';
 import { parseResetFilter } from './reset-filter.js';
 import { resetFilterSql } from './reset-filter-sql.js';
+import { causesSource, scopeOfSpan } from './scoped-causes.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 10_000;
@@ -37,13 +38,16 @@ export function listResetsHandler(deps: QueryServiceDeps) {
         params.after_ts = String(position.lastTsNs);
         params.after_id = position.lastEventId;
       }
+      const source = await causesSource(queries, filter.fromNs, (from) =>
+        scopeOfSpan(from, filter.toNs),
+      );
       // One more than a page: whether there is a next page, without counting.
       const rows = await queries.rows<StoredCause>(
-        `SELECT ${CAUSE_COLUMNS} FROM reset_causes
+        `SELECT ${CAUSE_COLUMNS} FROM (${source.sql})
          WHERE ${where} ${after}
          ORDER BY ts ${order}, event_id ${order}
          LIMIT ${pageSize + 1}`,
-        params,
+        { ...params, ...source.params },
         pageSize + 1,
       );
       const page = rows.slice(0, pageSize);

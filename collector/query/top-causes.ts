@@ -5,6 +5,7 @@ import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
 import { parseResetFilter } from './reset-filter.js';
 import { resetFilterSql } from './reset-filter-sql.js';
+import { causesSource, scopeOfSpan } from './scoped-causes.js';
 
 export const DEFAULT_TOP_CAUSES_LIMIT = 10;
 export const MAX_TOP_CAUSES_LIMIT = 1000;
@@ -79,7 +80,11 @@ export function topCausesHandler(deps: QueryServiceDeps) {
         throw new RpcArgumentError(`limit ${limit}: at most ${MAX_TOP_CAUSES_LIMIT}`);
       }
       const groups = groupsOf(request.group_by);
-      const { where, params } = resetFilterSql(parseResetFilter(request.filter));
+      const filter = parseResetFilter(request.filter);
+      const { where, params } = resetFilterSql(filter);
+      const source = await causesSource(queries, filter.fromNs, (from) =>
+        scopeOfSpan(from, filter.toNs),
+      );
       const columns = groups.flatMap((g) => GROUP_SQL[g]);
       const keys = columns.map(([name, expr]) => `${expr} AS ${name}`).join(', ');
       const names = columns.map(([name]) => name).join(', ');
@@ -91,11 +96,11 @@ export function topCausesHandler(deps: QueryServiceDeps) {
                 toString(toUnixTimestamp64Nano(max(ts))) AS last_ns,
                 if(countIf(detail != '') > 0, anyIf(detail, detail != ''), any(cause_title)) AS example,
                 sum(count()) OVER () AS total
-         FROM reset_causes WHERE ${where}
+         FROM (${source.sql}) WHERE ${where}
          GROUP BY ${names}
          ORDER BY resets DESC, ${names}
          LIMIT ${limit}`,
-        params,
+        { ...params, ...source.params },
         limit,
       );
       return {
