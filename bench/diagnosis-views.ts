@@ -6,8 +6,9 @@
 // hosts, each with its own address) spread over the last day, written by
 // ClickHouse itself (INSERT … SELECT FROM numbers()) so 10M take seconds.
 // Before the queries, the diagnoser's passes store the diagnoses of all but
-// the last minute (as a collector that has run all day would have), and the
-// time they took is printed; --live skips them: every query diagnoses live.
+// the last minute (--settle-ms; as a collector that has run all day would
+// have), and the time they took is printed; --live skips them: every query
+// diagnoses live.
 // --views also times the live views over everything, as SQL.
 // Run on purpose: node dist/bench/diagnosis-views.js --resets 10000000
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { QueryClient } from '../cli/query-client.js';
-import { diagnosePass } from '../collector/diagnosis/diagnoser.js';
+import { DEFAULT_SETTLE_MS, diagnosePass } from '../collector/diagnosis/diagnoser.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { Storage } from '../collector/storage/storage.js';
 import { openEmbeddedStorage } from '../test/lab/embedded-storage.js';
@@ -28,10 +29,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     views: { type: 'boolean', default: false },
     live: { type: 'boolean', default: false },
+    'settle-ms': { type: 'string', default: String(DEFAULT_SETTLE_MS) },
   },
 });
 const resets = Number(values.resets);
 const runs = Number(values.runs);
+const settleMs = Number(values['settle-ms']);
 
 const DAY_MS = 86_400_000;
 const HOSTS = 50;
@@ -100,7 +103,7 @@ try {
   if (!values.live) {
     const diagnoseStart = performance.now();
     for (;;) {
-      const pass = await diagnosePass(storage);
+      const pass = await diagnosePass(storage, settleMs);
       passes++;
       if (pass.caughtUp) break;
     }
@@ -118,7 +121,8 @@ try {
       `diagnosis over ${resets} resets (${insertS.toFixed(1)} s to write, ` +
         (values.live
           ? 'none stored: all live); '
-          : `${diagnoseS.toFixed(1)} s to store their diagnoses in ${passes} passes); `) +
+          : `${diagnoseS.toFixed(1)} s to store the diagnoses of all but the last ` +
+            `${settleMs / 1000} s in ${passes} passes); `) +
         `kernel ${release()}, ` +
         `${cpus().length} cores, Node ${process.version}, ${storage.backend}; median of ${runs}; ` +
         `load average ${loadavg()

@@ -14,7 +14,6 @@ import { parseResetFilter } from './reset-filter.js';
 import { RESET_CAUSES_COLUMNS, resetFilterSql } from './reset-filter-sql.js';
 import type { FilterColumns, FilterSql } from './reset-filter-sql.js';
 import { causesSource, scopeOfResets } from './scoped-causes.js';
-import { DIAGNOSIS_REACH_S } from '../diagnosis/cause-view.js';
 
 export const DEFAULT_EXPLAIN_LIMIT = 200;
 export const MAX_EXPLAIN_LIMIT = 1000;
@@ -112,9 +111,10 @@ const OWN_ENDS: FilterColumns = {
 /**
  * Where the flow's resets are: a row names an endpoint through its own ends or
  * through its matched peer's, and a peer is near its row, so the stored rows
- * with either endpoint on their own ends, from a reach before the window to a
- * reach after it, say which resets to diagnose. The sort key and the address
- * bloom filters find them without reading the table.
+ * with each endpoint on their own ends, from a reach before the window to a
+ * reach after it, say which resets to diagnose: where all endpoints' rows
+ * meet. The sort key and the address bloom filters find them without reading
+ * the table.
  */
 function flowScope(
   queries: RpcQueries,
@@ -122,17 +122,11 @@ function flowScope(
   params: QueryParams,
   window: { fromNs: bigint; toNs: bigint },
 ) {
-  const reach = BigInt(DIAGNOSIS_REACH_S) * 1_000_000_000n;
-  const own = endpoints.map((e, i) => endpointMatch(`e${i}`, e, OWN_ENDS)).join(' OR ');
   return scopeOfResets(
     queries,
-    `ts >= fromUnixTimestamp64Nano({near_from:Int64})
-     AND ts <= fromUnixTimestamp64Nano({near_to:Int64}) AND (${own})`,
-    {
-      ...params,
-      near_from: String(window.fromNs - reach),
-      near_to: String(window.toNs + reach),
-    },
+    window,
+    endpoints.map((e, i) => endpointMatch(`e${i}`, e, OWN_ENDS)),
+    params,
   );
 }
 

@@ -8,7 +8,7 @@ import { CAUSE_COLUMNS, resetMessages } from './reset-message.js';
 import type { StoredCause } from './reset-message.js';
 import { parseResetFilter } from './reset-filter.js';
 import { resetFilterSql } from './reset-filter-sql.js';
-import { causesSource, scopeOfSpan } from './scoped-causes.js';
+import { causesSource, scopeOfStoredSpan } from './scoped-causes.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 10_000;
@@ -39,7 +39,7 @@ export function listResetsHandler(deps: QueryServiceDeps) {
         params.after_id = position.lastEventId;
       }
       const source = await causesSource(queries, filter.fromNs, (from) =>
-        scopeOfSpan(from, filter.toNs),
+        scopeOfStoredSpan(queries, from, filter.toNs),
       );
       // One more than a page: whether there is a next page, without counting.
       const rows = await queries.rows<StoredCause>(

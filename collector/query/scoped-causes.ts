@@ -16,7 +16,7 @@ import type { QueryParams, RpcQueries } from './rpc-queries.js';
 
 const BUCKET = `intDiv(toUnixTimestamp(ts), ${DIAGNOSIS_REACH_S})`;
 
-/** Most buckets a scope lists (a day is 2880); beyond it the scope is the span alone. */
+/** Most buckets a scope lists (a day is 2880); beyond it the scope is the whole span. */
 const MAX_LISTED_BUCKETS = 10_000;
 
 export interface CausesScope {
@@ -26,39 +26,54 @@ export interface CausesScope {
 }
 
 /**
- * The buckets of the stored resets that satisfy `where` (a condition on the
- * resets table, with its parameters), or undefined when there are none.
+ * The scope of the resets that can satisfy every one of `conditions`
+ * (conditions on the resets table, with their parameters) through their own
+ * columns or a matched peer's, among the stored resets that satisfy `span`:
+ * each condition's rows, with their reach, overlap there. Undefined when
+ * nothing can.
  */
 export async function scopeOfResets(
   queries: RpcQueries,
-  where: string,
+  span: { fromNs: bigint; toNs: bigint },
+  conditions: readonly string[],
   params: QueryParams,
 ): Promise<CausesScope | undefined> {
-  const rows = await queries.rows<{ bucket: string }>(
-    `SELECT DISTINCT ${BUCKET} AS bucket FROM resets WHERE ${where}
+  const reach = BigInt(DIAGNOSIS_REACH_S) * 1_000_000_000n;
+  const flags = conditions.map((c, i) => `(${c}) AS c${i}`).join(', ');
+  const rows = await queries.rows<Record<string, string | number | boolean>>(
+    `SELECT DISTINCT ${BUCKET} AS bucket, ${flags} FROM resets
+     WHERE ts >= fromUnixTimestamp64Nano({near_from:Int64})
+       AND ts <= fromUnixTimestamp64Nano({near_to:Int64})
+       AND (${conditions.map((c) => `(${c})`).join(' OR ')})
      ORDER BY bucket LIMIT ${MAX_LISTED_BUCKETS + 1}`,
-    params,
+    { ...params, near_from: String(span.fromNs - reach), near_to: String(span.toNs + reach) },
     MAX_LISTED_BUCKETS + 1,
   );
   if (rows.length === 0) return undefined;
-  const buckets = rows.map((r) => BigInt(r.bucket));
-  const first = buckets[0]! - 1n;
-  const last = buckets[buckets.length - 1]! + 1n;
-  const reach = BigInt(DIAGNOSIS_REACH_S) * 1_000_000_000n;
-  const scopeParams: QueryParams = {
-    scope_from: String(first * reach),
-    scope_to: String((last + 1n) * reach),
-  };
-  let listed = '';
-  if (rows.length <= MAX_LISTED_BUCKETS) {
-    const near = new Set(buckets.flatMap((b) => [b - 1n, b, b + 1n]));
-    scopeParams.scope_buckets = `[${[...near].join(', ')}]`;
-    listed = ` AND ${BUCKET} IN {scope_buckets:Array(Int64)}`;
-  }
-  // The span as plain bounds on ts: the sort key and partitions skip by them.
+  // Too many to list: the whole span, which holds them all.
+  if (rows.length > MAX_LISTED_BUCKETS) return scopeOfSpan(span.fromNs - reach, span.toNs + reach);
+  // A reset matched through its peer is within the match tolerance of that
+  // peer: the buckets next to each condition's rows, where all of them meet.
+  const near = (buckets: Iterable<bigint>) =>
+    new Set([...buckets].flatMap((b) => [b - 1n, b, b + 1n]));
+  const each = conditions.map((_, i) =>
+    near(rows.filter((r) => Number(r[`c${i}`]) === 1).map((r) => BigInt(r.bucket!))),
+  );
+  const meet = [...each[0]!].filter((b) => each.every((set) => set.has(b)));
+  if (meet.length === 0) return undefined;
+  const scoped = [...near(meet)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  // The buckets' span as plain bounds on ts too: partitions and the sort key skip by them.
   const scope = `ts >= fromUnixTimestamp64Nano({scope_from:Int64})
-    AND ts < fromUnixTimestamp64Nano({scope_to:Int64})${listed}`;
-  return { sql: resetCausesSelect(scope), params: scopeParams };
+    AND ts < fromUnixTimestamp64Nano({scope_to:Int64})
+    AND ${BUCKET} IN {scope_buckets:Array(Int64)}`;
+  return {
+    sql: resetCausesSelect(scope),
+    params: {
+      scope_from: String(scoped[0]! * reach),
+      scope_to: String((scoped[scoped.length - 1]! + 1n) * reach),
+      scope_buckets: `[${scoped.join(', ')}]`,
+    },
+  };
 }
 
 /** The scope of a time span: every reset between fromNs and toNs, and their reach. */
@@ -113,4 +128,20 @@ async function diagnosedUntil(queries: RpcQueries): Promise<bigint> {
   if (tables.length < 2) return 0n;
   const [row] = await queries.rows<{ until_ns: string }>(DIAGNOSED_UNTIL_SQL, {}, 1);
   return BigInt(row?.until_ns ?? '0');
+}
+
+/** scopeOfSpan(), or undefined when no reset was stored between fromNs and toNs. */
+export async function scopeOfStoredSpan(
+  queries: RpcQueries,
+  fromNs: bigint,
+  toNs: bigint,
+): Promise<CausesScope | undefined> {
+  const any = await queries.rows(
+    `SELECT 1 FROM resets
+     WHERE ts >= fromUnixTimestamp64Nano({from:Int64}) AND ts <= fromUnixTimestamp64Nano({to:Int64})
+     LIMIT 1`,
+    { from: String(fromNs), to: String(toNs) },
+    1,
+  );
+  return any.length ? scopeOfSpan(fromNs, toNs) : undefined;
 }

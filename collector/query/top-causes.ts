@@ -5,7 +5,7 @@ import type { QueryServiceDeps } from './query-deps.js';
 import { RpcArgumentError, unaryHandler } from './rpc-failure.js';
 import { parseResetFilter } from './reset-filter.js';
 import { resetFilterSql } from './reset-filter-sql.js';
-import { causesSource, scopeOfSpan } from './scoped-causes.js';
+import { causesSource, scopeOfStoredSpan } from './scoped-causes.js';
 
 export const DEFAULT_TOP_CAUSES_LIMIT = 10;
 export const MAX_TOP_CAUSES_LIMIT = 1000;
@@ -83,7 +83,7 @@ export function topCausesHandler(deps: QueryServiceDeps) {
       const filter = parseResetFilter(request.filter);
       const { where, params } = resetFilterSql(filter);
       const source = await causesSource(queries, filter.fromNs, (from) =>
-        scopeOfSpan(from, filter.toNs),
+        scopeOfStoredSpan(queries, from, filter.toNs),
       );
       const columns = groups.flatMap((g) => GROUP_SQL[g]);
       const keys = columns.map(([name, expr]) => `${expr} AS ${name}`).join(', ');
