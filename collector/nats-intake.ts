@@ -29,10 +29,13 @@ const MAX_ACK_PENDING = 1_000;
 /** How long a pulled message may stay unacked before JetStream gives it to another collector. */
 export const DEFAULT_ACK_WAIT_MS = 30_000;
 /**
- * Messages each collector pulls ahead of its inserts: at ~1000 events a message, a few
- * inserts' worth, so the next insert's rows are ready while one runs; bounded memory.
+ * Messages each collector pulls ahead of its inserts: a full insert's worth (50
+ * batches of up to 1000 events), so the next insert's rows are ready while one
+ * runs. Not more: with 256 (up to 64 MiB of 256 KiB batches, nats-server's default
+ * max_pending for a client) a fast drain stalled for the ack wait (30 s) on a tenth
+ * of its messages, delivered and lost on the way, until JetStream sent them again.
  */
-const PULL_AHEAD = 256;
+const PULL_AHEAD = 64;
 
 export interface IntakeOptions {
   servers: string[];
