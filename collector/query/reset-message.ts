@@ -44,8 +44,9 @@ const ADDRESS_FIELDS = new Set(['local_addr', 'remote_addr']);
 type RawEvent = Record<string, unknown> & { event_id: string; ts_ns: string };
 
 /**
- * The `resets` rows of these causes, by event id. Bounded by the rows' hosts
- * and time span, so the lookup reads only their host-hours.
+ * The `resets` rows of these causes, by event id. Bounded by the rows' hosts,
+ * hours and time span: the table's sort key starts with host and hour, so the
+ * lookup reads only their host-hours, even for a flow seen all day.
  */
 async function storedEvents(
   queries: RpcQueries,
@@ -59,6 +60,7 @@ async function storedEvents(
     `SELECT event_id, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, ${EVENT_COLUMNS.join(', ')}
      FROM (SELECT *, ${EVENT_ID} AS event_id FROM resets
            WHERE host IN {hosts:Array(String)}
+             AND toStartOfHour(ts) IN {hours:Array(DateTime('UTC'))}
              AND ts >= fromUnixTimestamp64Nano({min_ns:Int64})
              AND ts <= fromUnixTimestamp64Nano({max_ns:Int64}))
      WHERE event_id IN {ids:Array(String)}
@@ -66,12 +68,19 @@ async function storedEvents(
     {
       hosts: stringArray(causes.map((c) => c.host)),
       ids: stringArray(causes.map((c) => c.event_id)),
+      hours: stringArray(times.map(hourOf)),
       min_ns: String(min),
       max_ns: String(max),
     },
     causes.length,
   );
   return new Map(rows.map((row) => [row.event_id, wireEvent(row)]));
+}
+
+/** The start of the UTC hour of a time in ns, as DateTime text. */
+function hourOf(ns: bigint): string {
+  const hour = new Date(Number(ns / 3_600_000_000_000n) * 3_600_000);
+  return hour.toISOString().slice(0, 19).replace('T', ' ');
 }
 
 /** A stored row as the agent's ResetEvent: absent optional fields where the row has NULL. */
