@@ -4,6 +4,7 @@
 import { pino } from 'pino';
 import { DEFAULT_STREAM_LIMITS } from '../proto/nats-topology.js';
 import { collectorStatusProvider } from './collector-status.js';
+import { startDiagnoser } from './diagnosis/diagnoser-task.js';
 import type { CollectorConfig } from './config.js';
 import { Ingester } from './ingest/ingester.js';
 import { startCollectorNaming } from './k8s/collector-naming.js';
@@ -24,6 +25,14 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
   try {
     const { applied, current } = await storage.migrate();
     log.info({ applied, schema_version: current }, `storage ready: ${storage.location}`);
+    // Diagnoses stored ahead keep queries over millions of resets under a
+    // second (docs/diagnosis.md). Only on embedded chDB, where this collector
+    // is the only writer: collectors sharing a ClickHouse server would each
+    // rewrite the same spans, so there every query diagnoses live.
+    if (storage.backend === 'chdb') {
+      const diagnoser = startDiagnoser(storage, log);
+      cleanups.unshift(() => diagnoser.stop());
+    }
 
     const intake = new NatsIntake({
       servers: config.nats,
