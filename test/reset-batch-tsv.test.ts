@@ -21,9 +21,12 @@ import { ingestBatch } from './lab/ingest-batch.js';
 
 const TRICKY = 'tab\there, line\nbreak\r, back\\slash, \'quote\', "dq", {brace}:[x], ü';
 
+// Recent: rows older than the retention would be dropped by TTL under the test's feet.
+const NOW_NS = BigInt(Date.now()) * 1_000_000n + 123_456_789n;
+
 /** Every wire field set to a value other than its default. */
 const EVERY_FIELD: WireResetEvent = {
-  ts_unix_ns: '1779450000123456789',
+  ts_unix_ns: String(NOW_NS),
   direction: 'received',
   reason: 'NOT_SPECIFIED',
   accepted: true,
