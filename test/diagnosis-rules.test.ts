@@ -34,7 +34,8 @@ async function causes(where: string, order = 'ts, direction'): Promise<Row[]> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-rules-'));
-  storage = await openEmbeddedStorage(join(dir, 'data'));
+  // The rows are dated 2026-11-21: a long retention so TTL never drops them.
+  storage = await openEmbeddedStorage(join(dir, 'data'), { retentionDays: 3650 });
   await installDiagnosisViews(storage);
 });
 

@@ -43,7 +43,8 @@ let client: QueryClient;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rstscope-query-api-'));
-  storage = await openEmbeddedStorage(join(dir, 'data'));
+  // The rows are dated 2026-11-21: a long retention so TTL never drops them.
+  storage = await openEmbeddedStorage(join(dir, 'data'), { retentionDays: 3650 });
   await storage.insert('agents', [
     heartbeatRow('cli', ['10.1.0.2'], 0, 60_000, {
       netns_names: ['client-ns'],
