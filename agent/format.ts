@@ -89,7 +89,9 @@ export function countersTable(
   }
   lines.push(`events delivered: ${summary.delivered}`);
   if (summary.counters?.aggregated) {
-    lines.push(`summed into storm aggregates in the kernel: ${summary.counters.aggregated}`);
+    lines.push(
+      `aggregated in the kernel (storm sums, not recorded one by one): ${summary.counters.aggregated}`,
+    );
   }
   lines.push(`lost in the kernel (ring buffer full): ${summary.counters?.lost ?? 0n}`);
   if (summary.counters?.countOverflow) {
