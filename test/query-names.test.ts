@@ -26,7 +26,7 @@ import { agentEnds } from '../collector/query/live-ends.js';
 import type { FlowEnds } from '../collector/query/live-ends.js';
 import { liveResetMatch } from '../collector/query/reset-filter-match.js';
 import { parseResetFilter } from '../collector/query/reset-filter.js';
-import { unnamedEnd } from '../collector/query/reset-message.js';
+import { unnamed as unnamedEnd } from '../collector/k8s/flow-ends.js';
 import type { Storage } from '../collector/storage/storage.js';
 import type { FlowEnd, Reset, ResetFilter, TopCausesRequest } from '../proto/index.js';
 import { runCaptured } from './lab/captured-io.js';

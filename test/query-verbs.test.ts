@@ -27,7 +27,7 @@ import { listResets } from '../cli/query/resets-command.js';
 import { resetLine, skippedLine } from '../cli/query/reset-text.js';
 import { runSqlCommand } from '../cli/sql-command.js';
 import { NatsResetFeed } from '../collector/query/nats-reset-feed.js';
-import { unnamedEnd } from '../collector/query/reset-message.js';
+import { unnamed as unnamedEnd } from '../collector/k8s/flow-ends.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
 import type { Storage } from '../collector/storage/storage.js';

@@ -9,6 +9,7 @@
 import { messageType } from '../../proto/codec.js';
 import type { FlowEnd } from '../../proto/index.js';
 import { batchId } from '../../proto/nats-topology.js';
+import { unnamed } from '../k8s/flow-ends.js';
 import type { FlowEnds, NameFlowEnds } from '../k8s/flow-ends.js';
 import type { NativeColumn } from '../storage/storage.js';
 import { RESETS } from '../storage/tables.js';
@@ -372,8 +373,7 @@ function nameAll(scan: Scan, text: Buffer, nameEnds: NameFlowEnds): FlowEnds[] {
   return ends;
 }
 
-const NOBODY: FlowEnd = { kind: '', namespace: '', name: '', workload: '', services: [] };
-const UNNAMED: FlowEnds = { local: NOBODY, remote: NOBODY };
+const UNNAMED: FlowEnds = { local: unnamed(), remote: unnamed() };
 
 interface BatchIdentity {
   host: string;

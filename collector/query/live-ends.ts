@@ -2,7 +2,7 @@
 // naming says (QueryServiceDeps.flowEnds, the same naming it stores), or, on a
 // collector that names nothing, what the agent said of its own pod.
 import type { FlowEnd, WireResetEvent } from '../../proto/index.js';
-import { unnamedEnd } from './reset-message.js';
+import { unnamed } from '../k8s/flow-ends.js';
 
 export interface FlowEnds {
   local: FlowEnd;
@@ -22,6 +22,6 @@ export function agentEnds(event: WireResetEvent): FlowEnds {
         workload: event.workload,
         services: [],
       }
-    : unnamedEnd();
-  return { local, remote: unnamedEnd() };
+    : unnamed();
+  return { local, remote: unnamed() };
 }

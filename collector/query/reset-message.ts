@@ -94,11 +94,6 @@ function wireEvent(row: RawEvent): WireResetEvent {
   return event as unknown as WireResetEvent;
 }
 
-/** An end nothing names. */
-export function unnamedEnd(): FlowEnd {
-  return { kind: '', namespace: '', name: '', workload: '', services: [] };
-}
-
 /** One end as stored: named by the collector when it stored the reset. */
 function storedEnd(c: StoredCause, end: 'local' | 'remote'): FlowEnd {
   return {
