@@ -69,23 +69,24 @@ function decodeWireRecord(
   realtimeOffsetNs: bigint,
   ctx: DecodeContext,
 ): WireResetEvent {
-  const u8 = (f: { offset: number }) => buf.readUInt8(at + f.offset);
-  const u16 = (f: { offset: number }) => buf.readUInt16LE(at + f.offset);
-  const u32 = (f: { offset: number }) => buf.readUInt32LE(at + f.offset);
-  const u64 = (f: { offset: number }) => buf.readBigUInt64LE(at + f.offset);
-  const bytes = (f: { offset: number }, n: number) =>
-    buf.subarray(at + f.offset, at + f.offset + n);
+  // Field readers by layout offset. This runs for every reset the agent
+  // publishes, so fields are read in place: no views, no BigInt below 2^53.
+  const u8 = (f: Field) => buf[at + f.offset]!;
+  const u16 = (f: Field) => buf.readUInt16LE(at + f.offset);
+  const u32 = (f: Field) => buf.readUInt32LE(at + f.offset);
+  const u64 = (f: Field) => u64Text(buf, at + f.offset);
 
   const flags = u8(L.flags);
   const sent = u8(L.direction) === RST_DIR_SENT;
   const reason = u16(L.reason);
-  const commBytes = bytes(L.comm, 16);
-  const nul = commBytes.indexOf(0);
-  const localAddr = formatAddress(bytes(L.local_addr, 16));
-  const remoteAddr = formatAddress(bytes(L.remote_addr, 16));
+  const commAt = at + L.comm.offset;
+  let commEnd = commAt;
+  while (commEnd < commAt + 16 && buf[commEnd] !== 0) commEnd++;
+  const localAddr = formatAddress(buf, at + L.local_addr.offset);
+  const remoteAddr = formatAddress(buf, at + L.remote_addr.offset);
 
   const event: WireResetEvent = {
-    ts_unix_ns: (u64(L.ts_boot_ns) + realtimeOffsetNs).toString(),
+    ts_unix_ns: (buf.readBigUInt64LE(at + L.ts_boot_ns.offset) + realtimeOffsetNs).toString(),
     direction: sent ? 'sent' : 'received',
     reason: reason === RST_REASON_UNKNOWN ? 'UNKNOWN' : enumName(ctx.rstReasons, reason),
     accepted: sent || (flags & RST_F_ACCEPTED) !== 0,
@@ -106,7 +107,7 @@ function decodeWireRecord(
     cgroup_id: u64(L.cgroup_id).toString(),
     pid: u32(L.pid),
     tid: u32(L.tid),
-    comm: commBytes.toString('latin1', 0, nul < 0 ? 16 : nul),
+    comm: buf.toString('latin1', commAt, commEnd),
     pid_source: pidSource(u8(L.pid_source)),
     bytes_acked: u64(L.bytes_acked).toString(),
     bytes_received: u64(L.bytes_received).toString(),
@@ -144,8 +145,8 @@ function decodeWireRecord(
   if (lastRecv !== RST_UNKNOWN_U32) event.last_recv_ms = lastRecv;
   const survivedIdle = u32(L.survived_idle_ms);
   if (survivedIdle !== RST_UNKNOWN_U32) event.survived_idle_ms = survivedIdle;
-  const ageNs = u64(L.conn_age_ns);
-  if (ageNs) event.conn_age_ms = Number(ageNs) / 1e6;
+  const ageNs = u64Number(buf, at + L.conn_age_ns.offset);
+  if (ageNs) event.conn_age_ms = ageNs / 1e6;
   if (flags & RST_F_PACKET) {
     if (sent) {
       // The segment that triggered the reset (NO_SOCKET and other replies).
@@ -164,4 +165,18 @@ function decodeWireRecord(
   const peerTtl = u8(L.peer_ttl);
   if (peerTtl) event.peer_ttl = peerTtl;
   return event;
+}
+
+type Field = { offset: number };
+
+/** A u64 as decimal text; through BigInt only past 2^53 (cookies and counters rarely are). */
+function u64Text(buf: Buffer, at: number): string {
+  const high = buf.readUInt32LE(at + 4);
+  if (high < 0x20_0000) return String(high * 0x1_0000_0000 + buf.readUInt32LE(at));
+  return buf.readBigUInt64LE(at).toString();
+}
+
+/** A u64 as a number (exact below 2^53; a duration in ns stays far below). */
+function u64Number(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at + 4) * 0x1_0000_0000 + buf.readUInt32LE(at);
 }

@@ -34,11 +34,16 @@ const TCP_FLAGS: ReadonlyArray<[number, string]> = [
   [0x80, 'CWR'],
 ];
 
+/** Every flags byte's name, made once: the decoder names one per NO_SOCKET reset. */
+const FLAG_NAMES = Array.from({ length: 256 }, (_, flags) =>
+  TCP_FLAGS.filter(([bit]) => flags & bit)
+    .map(([, name]) => name)
+    .join('|'),
+);
+
 /** "SYN", "SYN|ACK", ... in the order people read them. */
 export function tcpFlagsName(flags: number): string {
-  return TCP_FLAGS.filter(([bit]) => flags & bit)
-    .map(([, name]) => name)
-    .join('|');
+  return FLAG_NAMES[flags & 0xff]!;
 }
 
 /** Numbers to names of one kernel enum, as the loader read them from BTF. */

@@ -9,6 +9,7 @@ import { formatTimestamp } from '../proto/timestamps.js';
 import { formatAddress } from '../agent/ip-address.js';
 import { tcpFlagsName } from '../agent/kernel-names.js';
 import { parseBatchHeader } from '../agent/loader-frames.js';
+import { RST_EVENT_LAYOUT as L } from '../agent/event-layout.js';
 
 const golden = (name: string) => join(import.meta.dirname, 'golden', name);
 
@@ -52,9 +53,38 @@ describe('decoder', () => {
     expect(formatAddress(two)).toBe('2001:db8:0:1::1');
   });
 
+  it('reads fields in place at any offset: a full comm, 64-bit values past 2^53', () => {
+    const payload = readFileSync(golden('closed-port-loopback.batch'));
+    const { recordsAt } = parseBatchHeader(payload);
+    // The first record behind 3 bytes of padding: nothing may assume alignment.
+    const at = 3;
+    const buf = Buffer.alloc(at + 200);
+    payload.copy(buf, at, recordsAt, recordsAt + 200);
+    buf.write('sixteen-chars-ab', at + L.comm.offset, 'latin1');
+    buf.writeBigUInt64LE(18_446_744_073_709_551_615n, at + L.sock_cookie.offset);
+    buf.writeBigUInt64LE(9_007_199_254_740_993n, at + L.cgroup_id.offset);
+    buf.writeBigUInt64LE(9_007_199_254_740_991n, at + L.bytes_acked.offset);
+    buf.writeBigUInt64LE(4_294_967_296n, at + L.bytes_received.offset);
+    const ctx = { host: 'h', bootId: 'b', rstReasons: {}, dropReasons: {} };
+    const [event] = decodeRecords(buf, at, 0n, ctx);
+    expect(event).toMatchObject({
+      comm: 'sixteen-chars-ab',
+      sock_cookie: '18446744073709551615',
+      cgroup_id: '9007199254740993',
+      bytes_acked: 9_007_199_254_740_991, // the printed form: numbers
+      bytes_received: 4_294_967_296,
+    });
+    const v6 = Buffer.alloc(21);
+    v6.set([0xfd, 0x00, 0, 1], 5);
+    v6[20] = 2;
+    expect(formatAddress(v6, 5)).toBe('fd00:1::2');
+  });
+
   it('names TCP flags', () => {
     expect(tcpFlagsName(0x02)).toBe('SYN');
     expect(tcpFlagsName(0x12)).toBe('SYN|ACK');
     expect(tcpFlagsName(0x14)).toBe('ACK|RST');
+    expect(tcpFlagsName(0)).toBe('');
+    expect(tcpFlagsName(0xff)).toBe('SYN|ACK|FIN|RST|PSH|URG|ECE|CWR');
   });
 });

@@ -29,9 +29,14 @@ export interface EncodedBatch {
   bytes: Buffer;
 }
 
+/** What add() returns for most events: no array made per event. */
+const NONE: readonly EncodedBatch[] = [];
+
 export class BatchBuilder {
-  private parts: Buffer[] = [];
+  /** The pending events' entries, back to back; grown, never shrunk (≤ maxBytes + one event). */
+  private body = Buffer.allocUnsafe(64 * 1024);
   private size = 0;
+  private events = 0;
   private nextSeq = 1n;
   private startedAt = 0;
   private readonly encoder = new EventEncoder();
@@ -42,31 +47,31 @@ export class BatchBuilder {
   ) {}
 
   get pendingEvents(): number {
-    return this.parts.length;
+    return this.events;
   }
 
   /** Adds one event; returns the batches it completed (none, one, or two). */
-  add(event: WireResetEvent, now: number): EncodedBatch[] {
+  add(event: WireResetEvent, now: number): readonly EncodedBatch[] {
     const entry = this.encoder.entry(event);
-    const completed: EncodedBatch[] = [];
-    if (this.parts.length && this.size + entry.length > this.limits.maxBytes) {
-      completed.push(this.flush()!);
+    let completed: readonly EncodedBatch[] = NONE;
+    if (this.events && this.size + entry.length > this.limits.maxBytes) {
+      completed = [this.flush()!];
     }
-    if (!this.parts.length) this.startedAt = now;
-    this.parts.push(entry);
-    this.size += entry.length;
-    if (this.parts.length >= this.limits.maxEvents) completed.push(this.flush()!);
+    if (!this.events) this.startedAt = now;
+    this.append(entry);
+    this.events += 1;
+    if (this.events >= this.limits.maxEvents) completed = [...completed, this.flush()!];
     return completed;
   }
 
   /** The pending batch if it has waited long enough. */
   flushIfDue(now: number): EncodedBatch | undefined {
-    if (this.parts.length && now - this.startedAt >= this.limits.maxDelayMs) return this.flush();
+    if (this.events && now - this.startedAt >= this.limits.maxDelayMs) return this.flush();
     return undefined;
   }
 
   flush(): EncodedBatch | undefined {
-    if (!this.parts.length) return undefined;
+    if (!this.events) return undefined;
     const seq = this.nextSeq++;
     const head = resetBatchCodec.encode({
       host: this.header.host,
@@ -75,9 +80,20 @@ export class BatchBuilder {
       seq: seq.toString(),
       events: [],
     });
-    const batch = { seq, events: this.parts.length, bytes: Buffer.concat([head, ...this.parts]) };
-    this.parts = [];
+    const bytes = Buffer.concat([head, this.body.subarray(0, this.size)]);
+    const batch = { seq, events: this.events, bytes };
+    this.events = 0;
     this.size = 0;
     return batch;
+  }
+
+  private append(entry: Uint8Array): void {
+    if (this.size + entry.length > this.body.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.body.length * 2, this.size + entry.length));
+      this.body.copy(grown, 0, 0, this.size);
+      this.body = grown;
+    }
+    this.body.set(entry, this.size);
+    this.size += entry.length;
   }
 }

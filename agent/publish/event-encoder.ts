@@ -8,14 +8,18 @@
 import type { WireResetEvent } from '../../proto/index.js';
 
 const EVENTS_FIELD_TAG = (5 << 3) | 2;
-/** Room before the message for its longest length prefix; the message moves up after. */
+/** Room before the message for the tag and its longest length prefix, written after it. */
 const HEAD = 6;
 
 export class EventEncoder {
   private buffer = Buffer.allocUnsafe(4096);
   private pos = 0;
 
-  /** The event as a batch's field-5 entry: tag, length, message. A fresh Buffer. */
+  /**
+   * The event as a batch's field-5 entry: tag, length, message. A view of this
+   * encoder's buffer, valid until the next call: the caller copies it out, and
+   * no Buffer is made per event.
+   */
   entry(e: WireResetEvent): Buffer {
     this.pos = HEAD;
     this.fixed64(1, e.ts_unix_ns);
@@ -75,12 +79,10 @@ export class EventEncoder {
     this.map(55, e.pod_labels);
     this.string(56, e.pod_source);
     const length = this.pos - HEAD;
-    const prefix = 1 + varintSize(length);
-    const out = Buffer.allocUnsafe(prefix + length);
-    out[0] = EVENTS_FIELD_TAG;
-    writeVarint(out, 1, length);
-    this.buffer.copy(out, prefix, HEAD, this.pos);
-    return out;
+    const start = HEAD - 1 - varintSize(length);
+    this.buffer[start] = EVENTS_FIELD_TAG;
+    writeVarint(this.buffer, start + 1, length);
+    return this.buffer.subarray(start, this.pos);
   }
 
   private string(id: number, value: string | undefined): void {
