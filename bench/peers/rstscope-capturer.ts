@@ -45,6 +45,9 @@ export function parseAgentSummary(stderr: string): AgentSummary {
   };
 }
 
+/** After the NATS connection: time for the stream and the first heartbeat. */
+const SETTLE_MS = 1_000;
+
 export function rstscopeCapturer(mode: { nats: string } | 'json'): Capturer {
   const output = mode === 'json' ? ['--json'] : ['--nats', mode.nats, '--host', 'bench'];
   return {
@@ -63,6 +66,12 @@ export function rstscopeCapturer(mode: { nats: string } | 'json'): Capturer {
       child.stderr.on('data', (t: Buffer) => (stderr += t.toString()));
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       await readyWhen(child, () => stderr, /capturing resets/, 'rstscope agent');
+      if (mode !== 'json') {
+        // Measured from steady state, as the peers are: the NATS connection, the
+        // stream and the first heartbeat come just after the line above.
+        await readyWhen(child, () => stderr, /connected to NATS/, 'rstscope agent');
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      }
       return {
         pid: child.pid!,
         async stop(): Promise<Captured> {
