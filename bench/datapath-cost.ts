@@ -13,6 +13,10 @@
 // less noisy than throughput on a shared machine. The kernel times
 // include its reading of the clock around every run (~45 ns on this VM: an
 // almost empty program shows it), and the pass itself runs slower for it.
+// Divided by the busy CPU of the whole machine (/proc/stat) per GB and per
+// connection without the agent, they give the agent's cost as a share of what
+// the work costs: the figure to hold to the < 2 % bar on a VM whose throughput
+// drifts by more than that from one run to the next.
 //
 //   node dist/bench/datapath-cost.js [--seconds 5] [--runs 3] [--concurrency 32]
 //                                    [--skip-program-stats] [--json]
@@ -43,10 +47,14 @@ const CONCURRENCY = Number(values.concurrency);
 const SHORT_PORT = 5202;
 const SHORT_CONNECTIONS = join(repoRoot(), 'dist', 'bench', 'short-connections.js');
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+/** USER_HZ, the unit of /proc/stat. */
+const CLK_TCK = 100;
 
 interface Bulk {
   gbps: number;
   bytes: number;
+  /** Busy CPU of the whole machine (user, system, irq, softirq) per GB received, ms. */
+  machineMsPerGB: number;
   /** CPU of the iperf3 processes, percent of one core. */
   senderCpu: number;
   receiverCpu: number;
@@ -57,6 +65,8 @@ interface Short {
   perSecond: number;
   /** CPU seconds of both load processes per 1000 connections. */
   cpuPer1k: number;
+  /** Busy CPU of the whole machine per connection, µs: softirq work included, whoever it is charged to. */
+  machineUsPerConnection: number;
   errors: number;
 }
 
@@ -80,9 +90,27 @@ export interface LoadPrograms {
   microsecondsPer: number;
   unit: 'GB' | 'connection';
   programs: ProgramStat[];
+  /**
+   * The programs' time as a share of the busy CPU the same work costs the
+   * machine without the agent: the data-path cost in CPU, set by report().
+   * An upper bound: the kernel's clock reads around each run are in it.
+   */
+  shareOfLoadPercent?: number;
+}
+
+/**
+ * Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq
+ * from /proc/stat; idle, iowait and steal left out). Unlike throughput, busy CPU
+ * per unit of work does not drift with how much CPU the hypervisor gives us.
+ */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq] = fields.slice(1).map(Number) as number[];
+  return (user! + nice! + system! + irq! + softirq!) / CLK_TCK;
 }
 
 function bulk(lab: Lab): Bulk {
+  const busy0 = machineBusySeconds();
   const out = lab.exec(lab.client, ['iperf3', '-J', '-t', String(SECONDS), '-c', lab.server.ipv4]);
   const { end } = JSON.parse(out) as {
     end: {
@@ -90,9 +118,11 @@ function bulk(lab: Lab): Bulk {
       cpu_utilization_percent: { host_total: number; remote_total: number };
     };
   };
+  const busy = machineBusySeconds() - busy0;
   return {
     gbps: end.sum_received.bits_per_second / 1e9,
     bytes: end.sum_received.bytes,
+    machineMsPerGB: (busy * 1000) / (end.sum_received.bytes / 1e9),
     senderCpu: end.cpu_utilization_percent.host_total,
     receiverCpu: end.cpu_utilization_percent.remote_total,
   };
@@ -110,6 +140,7 @@ function exited(child: ChildProcess): Promise<string> {
 
 async function short(lab: Lab, server: ChildProcess): Promise<Short> {
   const serverCpu = cpuSeconds([server.pid!]);
+  const busy0 = machineBusySeconds();
   const client = lab.spawn(lab.client, [
     process.execPath,
     SHORT_CONNECTIONS,
@@ -126,7 +157,9 @@ async function short(lab: Lab, server: ChildProcess): Promise<Short> {
     cpu: number;
   };
   const cpu = result.cpu + cpuSeconds([server.pid!]) - serverCpu;
+  const busy = machineBusySeconds() - busy0;
   return {
+    machineUsPerConnection: (busy * 1e6) / result.connections,
     connections: result.connections,
     perSecond: result.connections / result.seconds,
     cpuPer1k: (cpu / result.connections) * 1000,
@@ -271,8 +304,10 @@ function report(without: Sample[], withAgent: Sample[], programs: LoadPrograms[]
     ['bulk Gbit/s', (s: Sample) => s.bulk.gbps],
     ['bulk sender CPU %', (s: Sample) => s.bulk.senderCpu],
     ['bulk receiver CPU %', (s: Sample) => s.bulk.receiverCpu],
+    ['bulk machine CPU ms / GB', (s: Sample) => s.bulk.machineMsPerGB],
     ['short connections/s', (s: Sample) => s.short.perSecond],
     ['short CPU s / 1k conns', (s: Sample) => s.short.cpuPer1k],
+    ['short machine CPU µs / conn', (s: Sample) => s.short.machineUsPerConnection],
   ] as const;
   const figures = rows.map(([name, f]) => {
     const a = m(without, f);
@@ -280,6 +315,13 @@ function report(without: Sample[], withAgent: Sample[], programs: LoadPrograms[]
     return { name, without: a, withAgent: b, differencePercent: percent(a, b) };
   });
   const errors = [...without, ...withAgent].reduce((n, s) => n + s.short.errors, 0);
+  for (const l of programs) {
+    const loadCost =
+      l.unit === 'GB'
+        ? m(without, (s) => s.bulk.machineMsPerGB) * 1000
+        : m(without, (s) => s.short.machineUsPerConnection);
+    l.shareOfLoadPercent = (l.microsecondsPer / loadCost) * 100;
+  }
   const version = execFileSync('iperf3', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   const conditions = {
     kernel: release(),
@@ -315,7 +357,8 @@ function report(without: Sample[], withAgent: Sample[], programs: LoadPrograms[]
   for (const l of programs) {
     console.log(
       `\n${l.load} load once more with kernel.bpf_stats_enabled=1: all programs ` +
-        `${l.microsecondsPer.toFixed(l.unit === 'GB' ? 0 : 2)} µs per ${l.unit}`,
+        `${l.microsecondsPer.toFixed(l.unit === 'GB' ? 0 : 2)} µs per ${l.unit}, ` +
+        `${l.shareOfLoadPercent!.toFixed(2)} % of the busy CPU a ${l.unit} costs without the agent`,
     );
     console.log('program                   runs/s      ns/run   % of a core');
     for (const p of l.programs.filter((p) => p.runsPerSecond >= 1))
