@@ -323,6 +323,14 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/* Whether a socket lives in a namespace the agent covers. The socket tracking
+ * programs ask first, so that sockets the agent will never report on get no
+ * storage; with no filter it costs nothing. */
+static __always_inline bool sock_admitted(const struct sock *sk)
+{
+	return !filter_netns || netns_admitted(sk_netns(sk));
+}
+
 static __always_inline __u32 skb_netns(const struct sk_buff *skb)
 {
 	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
@@ -790,6 +798,8 @@ int BPF_PROG(on_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 					  ip + bpf_core_field_offset(struct iphdr, ttl) :
 					  ip + bpf_core_field_offset(struct ipv6hdr, hop_limit)))
 		return 0;
+	if (!sock_admitted(sk))
+		return 0;
 	si = sock_info_get(sk, true);
 	if (!si)
 		return 0;
@@ -822,6 +832,8 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_CLOSE && oldstate == TCP_LISTEN)
+		return 0;
+	if (!sock_admitted(sk))
 		return 0;
 	si = sock_info_get(sk, true);
 	if (!si)
