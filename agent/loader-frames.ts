@@ -75,35 +75,102 @@ export class FrameStreamError extends Error {
   override name = 'FrameStreamError';
 }
 
+/**
+ * The shortest payload of each frame type: its fixed header. Checked as frames are
+ * cut, where the caller handles a broken stream, so that parsing never reads past
+ * a payload's end (a RangeError there would escape the stream handler and crash
+ * the agent with a stack trace).
+ */
+const MIN_PAYLOAD: Record<number, number> = {
+  [FRAME_HELLO]: 2,
+  [FRAME_BATCH]: BATCH_HEADER_SIZE,
+  [FRAME_COUNTERS]: COUNTERS_HEADER_SIZE,
+};
+
 /** Accumulates chunks of the byte stream and yields whole frames. */
 export class FrameReader {
   private pending: Buffer = Buffer.alloc(0);
+  /** Chunks after `pending`, joined only once the next frame is complete: a large
+   * frame arriving in pipe-sized chunks is copied once, not once per chunk. */
+  private waiting: Buffer[] = [];
+  private held = 0;
+  /** Bytes the next frame needs (its header, then header and payload). */
+  private needed = FRAME_HEADER_SIZE;
 
   push(chunk: Buffer): Frame[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.held += chunk.length;
+    if (this.held < this.needed) {
+      this.waiting.push(chunk);
+      return [];
+    }
+    this.pending = this.pending.length
+      ? Buffer.concat([this.pending, ...this.waiting, chunk])
+      : this.waiting.length
+        ? Buffer.concat([...this.waiting, chunk])
+        : chunk;
+    this.waiting = [];
     const frames: Frame[] = [];
     let at = 0;
+    this.needed = FRAME_HEADER_SIZE;
     while (this.pending.length - at >= FRAME_HEADER_SIZE) {
       const type = this.pending.readUInt32LE(at);
       const len = this.pending.readUInt32LE(at + 4);
       if (len > MAX_FRAME_BYTES) {
         throw new FrameStreamError(`loader frame of ${len} bytes exceeds ${MAX_FRAME_BYTES}`);
       }
-      if (this.pending.length - at - FRAME_HEADER_SIZE < len) break;
+      // The loader is built with the agent: any other type means the stream is out of step.
+      const min = MIN_PAYLOAD[type];
+      if (min === undefined) throw new FrameStreamError(`loader frame type ${type} is unknown`);
+      if (len < min) {
+        throw new FrameStreamError(
+          `loader frame of type ${type} has ${len} bytes, fewer than ${min}`,
+        );
+      }
+      if (this.pending.length - at - FRAME_HEADER_SIZE < len) {
+        this.needed = FRAME_HEADER_SIZE + len;
+        break;
+      }
       const start = at + FRAME_HEADER_SIZE;
       frames.push({ type, payload: this.pending.subarray(start, start + len) });
       at = start + len;
     }
     this.pending = this.pending.subarray(at);
+    this.held = this.pending.length;
     return frames;
   }
 }
 
+/** The hello frame's JSON; anything else is a broken stream. */
+export function parseHello(payload: Buffer): LoaderHello {
+  let hello: unknown;
+  try {
+    hello = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    throw new FrameStreamError(`loader hello frame is not JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (typeof hello !== 'object' || hello === null || Array.isArray(hello)) {
+    throw new FrameStreamError('loader hello frame is not a JSON object');
+  }
+  return hello as LoaderHello;
+}
+
+function needBytes(payload: Buffer, min: number, what: string): void {
+  if (payload.length < min) {
+    throw new FrameStreamError(
+      `loader ${what} frame has ${payload.length} bytes, fewer than ${min}`,
+    );
+  }
+}
+
 export function parseBatchHeader(payload: Buffer): { realtimeOffsetNs: bigint; recordsAt: number } {
+  needBytes(payload, BATCH_HEADER_SIZE, 'batch');
   return { realtimeOffsetNs: payload.readBigInt64LE(0), recordsAt: BATCH_HEADER_SIZE };
 }
 
 export function parseCounters(payload: Buffer): KernelCounters {
+  needBytes(payload, COUNTERS_HEADER_SIZE, 'counters');
   const realtimeOffsetNs = payload.readBigInt64LE(32);
   const n = payload.readUInt32LE(40);
   const nAggregates = payload.readUInt32LE(44);
