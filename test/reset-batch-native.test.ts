@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resetsNativeBlock } from '../collector/ingest/native-reset-block.js';
 import {
   RESET_NATIVE_COLUMNS,
   readResetBatchNative,
@@ -252,6 +253,57 @@ describe('a reset batch written as a Native block', () => {
     expect(rows.map((r) => r.batch_index)).toEqual([0, 3, 6, 9]);
     // The spool file is gone once the insert is done.
     expect(readdirSync(join(dir, 'insert-spool'))).toEqual([]);
+  });
+
+  it('writes several batches as one block (an insert), offsets running on across them', async () => {
+    // Labels, services and nulls in every batch: their offsets continue from one
+    // batch to the next; the middle batch loses rows to a filter, the last all.
+    const batches = [
+      { seq: 11, events: [FULL, SPARSE, ...VARIED.slice(0, 50)], keep: undefined },
+      {
+        seq: 12,
+        events: [SPARSE, FULL, ...VARIED.slice(50, 120), FULL],
+        keep: (i: number) => i % 3 !== 1,
+      },
+      { seq: 13, events: [FULL], keep: () => false },
+      { seq: 14, events: [...VARIED.slice(120, 200), SPARSE, FULL], keep: undefined },
+    ];
+    const read = (host: string) =>
+      batches.map(({ seq, events }) => {
+        const r =
+          host === 'multi-tsv'
+            ? readResetBatchTsv(batchBytes(host, seq, events), namer)
+            : readResetBatchNative(batchBytes(host, seq, events), namer);
+        if (!r.ok) throw new Error(r.problem);
+        return r.batch;
+      });
+    const tsv = read('multi-tsv') as Extract<
+      ReturnType<typeof readResetBatchTsv>,
+      { ok: true }
+    >['batch'][];
+    const native = read('multi-native') as Extract<
+      ReturnType<typeof readResetBatchNative>,
+      { ok: true }
+    >['batch'][];
+    let text = '';
+    tsv.forEach((b, n) =>
+      b.lines.forEach((line, i) => ((batches[n]!.keep?.(i) ?? true) ? (text += line) : undefined)),
+    );
+    await storage.insertTsv('resets', RESET_TSV_COLUMNS, text);
+    const pieces = resetsNativeBlock(native.map((b, n) => b.part(batches[n]!.keep)));
+    const rows = text.split('\n').length - 1;
+    await storage.insertNative!('resets', RESET_NATIVE_COLUMNS, pieces, rows);
+    const stored = (host: string) =>
+      storage.query<Record<string, unknown>>(
+        `SELECT * EXCEPT (host, batch_id, inserted_at), splitByChar('/', batch_id)[4] AS seq
+         FROM resets WHERE host = {host:String} ORDER BY toUInt32(seq), batch_index`,
+        { host },
+      );
+    const [viaTsv, viaNative] = [await stored('multi-tsv'), await stored('multi-native')];
+    expect(viaNative).toHaveLength(rows);
+    expect(new Set(viaNative.map((r) => r.seq))).toEqual(new Set(['11', '12', '14']));
+    for (let i = 0; i < rows; i++) expect(viaNative[i], `row ${i}`).toEqual(viaTsv[i]);
+    expect(resetsNativeBlock([native[2]!.part(() => false)])).toEqual([]);
   });
 
   it('refuses what the TSV reader refuses, with the same words', () => {

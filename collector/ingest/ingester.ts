@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { NameFlowEnds } from '../k8s/flow-ends.js';
 import type { Storage, Row } from '../storage/storage.js';
 import { heartbeatRow } from './heartbeat-row.js';
+import { resetsNativeBlock } from './native-reset-block.js';
 import { RESET_NATIVE_COLUMNS } from './reset-batch-native.js';
 import type { ResetBatchNative } from './reset-batch-native.js';
 import { RESET_TSV_COLUMNS } from './reset-batch-tsv.js';
@@ -231,14 +232,12 @@ export class Ingester {
       stored.size ? (index: number) => !stored.has(`${b.batchId}#${index}`) : undefined;
     let rows = 0;
     if (this.format === 'native' && this.storage.insertNative) {
-      const blocks: Buffer[] = [];
-      for (const b of resets as ResetBatchNative[]) {
-        const block = b.block(fresh(b));
-        if (block.length) blocks.push(block);
-        rows += b.rows;
-      }
+      // One block for the whole insert: ClickHouse then neither reads a header per
+      // batch nor squashes small blocks into one before writing its part.
+      const block = resetsNativeBlock((resets as ResetBatchNative[]).map((b) => b.part(fresh(b))));
+      for (const b of resets) rows += b.rows;
       rows -= stored.size;
-      if (rows) await this.storage.insertNative('resets', RESET_NATIVE_COLUMNS, blocks, rows);
+      if (rows) await this.storage.insertNative('resets', RESET_NATIVE_COLUMNS, block, rows);
     } else {
       let text = '';
       for (const b of resets as ResetBatchTsv[]) {

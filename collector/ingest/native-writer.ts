@@ -16,6 +16,11 @@ export class NativeWriter {
     return this.buffer.subarray(0, this.pos);
   }
 
+  /** Starts again at the beginning, keeping the buffer. */
+  reset(): void {
+    this.pos = 0;
+  }
+
   /** Room for `n` more bytes. */
   private room(n: number): void {
     if (this.pos + n <= this.buffer.length) return;
@@ -55,6 +60,17 @@ export class NativeWriter {
     b[this.pos++] = (value >>> 8) & 0xff;
     b[this.pos++] = (value >>> 16) & 0xff;
     b[this.pos++] = (value >>> 24) & 0xff;
+  }
+
+  /** The low `width` bytes (1, 2 or 4) of an unsigned integer, little-endian. */
+  uintN(value: number, width: number): void {
+    this.room(4);
+    const b = this.buffer;
+    b[this.pos] = value & 0xff;
+    b[this.pos + 1] = (value >>> 8) & 0xff;
+    b[this.pos + 2] = (value >>> 16) & 0xff;
+    b[this.pos + 3] = (value >>> 24) & 0xff;
+    this.pos += width;
   }
 
   /** A 64-bit integer from its two 32-bit halves. */

@@ -1,25 +1,34 @@
-// A ResetBatch read in place from its protobuf bytes and written as a block of
-// ClickHouse's Native format for the `resets` table: no message objects, no
-// text. The read notes where each field's value is and checks the event; the
-// block is written when the rows are inserted, copying strings, timestamps and
-// doubles byte for byte from the message. ClickHouse reads Native column by
-// column (~3 µs a row against ~22 for the same rows in TSV on this VM).
-// Same columns, values and refusals as reset-batch-tsv.ts, which the
-// ClickHouse-server backend still uses.
-import { messageType } from '../../proto/codec.js';
-import type { FlowEnd } from '../../proto/index.js';
+// A ResetBatch read in place from its protobuf bytes for a Native insert into
+// `resets`: no message objects, no text. The read notes where each field's
+// value is (reset-scan.ts) and checks every event; the block is written when
+// the rows are inserted (native-reset-block.ts), one for all the batches of an
+// insert, copying strings, timestamps and doubles byte for byte from the
+// message. ClickHouse reads Native column by column (~3 µs a row against ~22
+// for the same rows in TSV on this VM). Same columns, values and refusals as
+// reset-batch-tsv.ts, which the ClickHouse-server backend still uses.
 import { batchId } from '../../proto/nats-topology.js';
 import { unnamed } from '../k8s/flow-ends.js';
 import type { FlowEnds, NameFlowEnds } from '../k8s/flow-ends.js';
-import type { NativeColumn } from '../storage/storage.js';
-import { RESETS } from '../storage/tables.js';
 import { ipBytes } from './ip-bytes.js';
-import { NativeWriter } from './native-writer.js';
+import { resetsNativeBlock } from './native-reset-block.js';
+import type { BlockPart } from './native-reset-columns.js';
 import { readVarint, skipValue, varintEnd, varintHigh } from './protobuf-scan.js';
-import { RESET_TSV_COLUMNS } from './reset-batch-tsv.js';
 import type { ReadFailure } from './reset-batch-tsv.js';
+import {
+  ID,
+  STRIDE,
+  newScan,
+  sameBytes,
+  scanEvent,
+  stringAt,
+  stringEnd,
+  tsHigh,
+  tsLow,
+  uint32At,
+} from './reset-scan.js';
+import type { Scan } from './reset-scan.js';
 
-const EVENT = messageType('rstscope.v1.ResetEvent');
+export { RESET_NATIVE_COLUMNS } from './native-reset-columns.js';
 
 export interface ResetBatchNative {
   host: string;
@@ -32,59 +41,13 @@ export interface ResetBatchNative {
   /** Earliest and latest event time as decimal seconds (for the de-duplication query). */
   firstTs: string;
   lastTs: string;
+  /** The rows `keep` accepts (all without it), for resetsNativeBlock. */
+  part(keep?: (index: number) => boolean): BlockPart;
   /** One Native block of the rows `keep` accepts (all without it); none left: empty. */
   block(keep?: (index: number) => boolean): Buffer;
 }
 
 export type ReadNativeResult = { ok: true; batch: ResetBatchNative } | ReadFailure;
-
-/** The block's columns and their types: the table's, LowCardinality left to ClickHouse. */
-export const RESET_NATIVE_COLUMNS: readonly NativeColumn[] = RESET_TSV_COLUMNS.map((name) => {
-  const column = RESETS.columns.find((c) => c.name === name);
-  if (!column) throw new Error(`resets has no column ${name}`);
-  return { name, type: column.type.replace(/LowCardinality\((\w+(?:\([^()]*\))?)\)/g, '$1') };
-});
-
-const ID = Object.fromEntries(EVENT.fieldsArray.map((f) => [f.name, f.id])) as Record<
-  string,
-  number
->;
-/** Slots per event in the position table: one per field number. */
-const STRIDE = Math.max(...EVENT.fieldsArray.map((f) => f.id)) + 1;
-const WIRE_TYPE: Record<string, number> = {
-  fixed64: 1,
-  double: 1,
-  string: 2,
-  uint64: 0,
-  uint32: 0,
-  bool: 0,
-};
-/** Field number → the wire type it must arrive with; -1: not a field of ours (skipped). */
-const EXPECTED = new Int8Array(STRIDE).fill(-1);
-const MAP_FIELDS: number[] = [];
-for (const f of EVENT.fieldsArray) {
-  if (f.map) {
-    EXPECTED[f.id] = 2;
-    MAP_FIELDS.push(f.id);
-  } else {
-    const wire = WIRE_TYPE[f.type];
-    if (wire === undefined) throw new Error(`ResetEvent.${f.name}: type ${f.type} unsupported`);
-    EXPECTED[f.id] = wire;
-  }
-}
-
-/** Where one batch's values are in its message; -1: the field was absent. */
-interface Scan {
-  bytes: Uint8Array;
-  count: number;
-  /** count × STRIDE: the offset of each field's value (after its tag). */
-  at: Int32Array;
-  /** Per map field, per event: [keyStart, keyEnd, valueStart, valueEnd, ...] as read. */
-  maps: Map<number, (number[] | undefined)[]>;
-  local: Uint8Array;
-  remote: Uint8Array;
-  ends: FlowEnds[] | undefined;
-}
 
 export function readResetBatchNative(bytes: Uint8Array, nameEnds?: NameFlowEnds): ReadNativeResult {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -133,15 +96,7 @@ export function readResetBatchNative(bytes: Uint8Array, nameEnds?: NameFlowEnds)
     };
   }
   const count = events.length / 2;
-  const scan: Scan = {
-    bytes,
-    count,
-    at: new Int32Array(count * STRIDE).fill(-1),
-    maps: new Map(MAP_FIELDS.map((id) => [id, new Array<number[] | undefined>(count)])),
-    local: new Uint8Array(count * 16),
-    remote: new Uint8Array(count * 16),
-    ends: undefined,
-  };
+  const scan = newScan(bytes, count);
   try {
     for (let e = 0; e < count; e++) scanEvent(scan, e, events[2 * e]!, events[2 * e + 1]!);
   } catch (error) {
@@ -168,7 +123,9 @@ export function readResetBatchNative(bytes: Uint8Array, nameEnds?: NameFlowEnds)
       rows: count,
       firstTs: count ? tsText(scan, first) : '',
       lastTs: count ? tsText(scan, last) : '',
-      block: (keep) => writeBlock(scan, { host, bootId, batchId: id }, keep),
+      part: (keep) => part(scan, { host, bootId, batchId: id }, keep),
+      block: (keep) =>
+        Buffer.concat(resetsNativeBlock([part(scan, { host, bootId, batchId: id }, keep)])),
     },
   };
 }
@@ -181,74 +138,9 @@ function undecodable(error: unknown): ReadFailure {
   };
 }
 
-/** Notes where each field of event `e` is; a repeated field keeps its last value, as protobuf says. */
-function scanEvent(scan: Scan, e: number, start: number, end: number): void {
-  const { bytes, at } = scan;
-  const base = e * STRIDE;
-  let pos = start;
-  while (pos < end) {
-    const tag = readVarint(bytes, pos, end);
-    pos = varintEnd;
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    const expected = field < STRIDE ? EXPECTED[field]! : -1;
-    if (expected < 0) {
-      pos = skipValue(bytes, pos, end, wire);
-      continue;
-    }
-    if (wire !== expected) throw new RangeError(`field ${field} has wire type ${wire}`);
-    const next = skipValue(bytes, pos, end, wire);
-    const entries = scan.maps.get(field);
-    if (entries) {
-      const list = (entries[e] ??= []);
-      mapEntry(bytes, varintEnd, next, list);
-    } else {
-      at[base + field] = pos;
-    }
-    pos = next;
-  }
-}
-
-/** A map<string, string> entry (key = 1, value = 2); a repeated key keeps its place and its last value. */
-function mapEntry(bytes: Uint8Array, start: number, end: number, list: number[]): void {
-  let key = [start, start];
-  let value = [start, start];
-  let pos = start;
-  while (pos < end) {
-    const tag = readVarint(bytes, pos, end);
-    pos = varintEnd;
-    const next = skipValue(bytes, pos, end, tag & 7);
-    if (tag === 0x0a) key = [varintEnd, next];
-    else if (tag === 0x12) value = [varintEnd, next];
-    pos = next;
-  }
-  for (let i = 0; i < list.length; i += 4) {
-    if (sameBytes(bytes, list[i]!, list[i + 1]!, key[0]!, key[1]!)) {
-      list[i + 2] = value[0]!;
-      list[i + 3] = value[1]!;
-      return;
-    }
-  }
-  list.push(key[0]!, key[1]!, value[0]!, value[1]!);
-}
-
-function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  if (aEnd - a !== bEnd - b) return false;
-  for (let i = 0; i < aEnd - a; i++) if (bytes[a + i] !== bytes[b + i]) return false;
-  return true;
-}
-
-/** The string field's bytes [start, end); an absent field is empty. */
-function stringAt(scan: Scan, e: number, field: number): [number, number] {
-  const pos = scan.at[e * STRIDE + field]!;
-  if (pos < 0) return [0, 0];
-  const length = readVarint(scan.bytes, pos, scan.bytes.length);
-  return [varintEnd, varintEnd + length];
-}
-
 function textAt(scan: Scan, text: Buffer, e: number, field: number): string {
-  const [start, end] = stringAt(scan, e, field);
-  return start === end ? '' : text.toString('utf8', start, end);
+  const start = stringAt(scan, e, field);
+  return start === stringEnd ? '' : text.toString('utf8', start, stringEnd);
 }
 
 /**
@@ -257,7 +149,8 @@ function textAt(scan: Scan, text: Buffer, e: number, field: number): string {
  * than a new string.
  */
 function memoText(scan: Scan, text: Buffer, e: number, field: number, memo: TextMemo): string {
-  const [start, end] = stringAt(scan, e, field);
+  const start = stringAt(scan, e, field);
+  const end = stringEnd;
   if (start === end) return '';
   if (!sameBytes(scan.bytes, start, end, memo.start, memo.end)) {
     memo.text = text.toString('utf8', start, end);
@@ -273,14 +166,9 @@ interface TextMemo {
   text: string;
 }
 
-/** A varint field's low 32 bits (0 when absent), as protobuf reads a uint32. */
-function uint32At(scan: Scan, e: number, field: number): number {
-  const pos = scan.at[e * STRIDE + field]!;
-  return pos < 0 ? 0 : readVarint(scan.bytes, pos, scan.bytes.length);
-}
-
 function isText(scan: Scan, e: number, field: number, a: string, b: string): boolean {
-  const [start, end] = stringAt(scan, e, field);
+  const start = stringAt(scan, e, field);
+  const end = stringEnd;
   return equalsAscii(scan.bytes, start, end, a) || equalsAscii(scan.bytes, start, end, b);
 }
 
@@ -290,58 +178,66 @@ function equalsAscii(bytes: Uint8Array, start: number, end: number, text: string
   return true;
 }
 
+const F = {
+  ts: ID.ts_unix_ns!,
+  direction: ID.direction!,
+  family: ID.family!,
+  localAddr: ID.local_addr!,
+  remoteAddr: ID.remote_addr!,
+  localPort: ID.local_port!,
+  remotePort: ID.remote_port!,
+  podName: ID.pod_name!,
+  podNamespace: ID.pod_namespace!,
+  workload: ID.workload!,
+};
+/** Fields whose value must fit a smaller column than their wire type: [field, max, words]. */
+const BOUNDED: readonly [number, number, string][] = [
+  [ID.rst_ttl!, 0xff, 'rst_ttl above 255'],
+  [ID.peer_ttl!, 0xff, 'peer_ttl above 255'],
+  [ID.rst_ip_id!, 0xffff, 'rst_ip_id above 65535'],
+  [ID.rst_window!, 0xffff, 'rst_window above 65535'],
+];
+
 function eventProblem(scan: Scan, text: Buffer, e: number): string | undefined {
-  const ts = scan.at[e * STRIDE + ID.ts_unix_ns!]!;
-  if (ts < 0) return 'no timestamp';
-  const [low, high] = tsHalves(scan, e);
-  if (low === 0 && high === 0) return 'no timestamp';
-  if (!isText(scan, e, ID.direction!, 'sent', 'received')) {
-    return `direction ${textAt(scan, text, e, ID.direction!)}`;
+  if (scan.at[e * STRIDE + F.ts]! < 0) return 'no timestamp';
+  if (tsLow(scan, e) === 0 && tsHigh(scan, e) === 0) return 'no timestamp';
+  if (!isText(scan, e, F.direction, 'sent', 'received')) {
+    return `direction ${textAt(scan, text, e, F.direction)}`;
   }
-  if (!isText(scan, e, ID.family!, 'ipv4', 'ipv6')) {
-    return `family ${textAt(scan, text, e, ID.family!)}`;
+  if (!isText(scan, e, F.family, 'ipv4', 'ipv6')) {
+    return `family ${textAt(scan, text, e, F.family)}`;
   }
-  const [ls, le] = stringAt(scan, e, ID.local_addr!);
-  const [rs, re] = stringAt(scan, e, ID.remote_addr!);
-  if (!ipBytes(scan.bytes, ls, le, scan.local, e * 16)) return 'address is not an IP address';
-  if (!ipBytes(scan.bytes, rs, re, scan.remote, e * 16)) return 'address is not an IP address';
-  if (uint32At(scan, e, ID.local_port!) > 0xffff || uint32At(scan, e, ID.remote_port!) > 0xffff) {
+  const ls = stringAt(scan, e, F.localAddr);
+  if (!ipBytes(scan.bytes, ls, stringEnd, scan.local, e * 16)) {
+    return 'address is not an IP address';
+  }
+  const rs = stringAt(scan, e, F.remoteAddr);
+  if (!ipBytes(scan.bytes, rs, stringEnd, scan.remote, e * 16)) {
+    return 'address is not an IP address';
+  }
+  if (uint32At(scan, e, F.localPort) > 0xffff || uint32At(scan, e, F.remotePort) > 0xffff) {
     return 'port above 65535';
   }
-  for (const name of ['rst_ttl', 'peer_ttl']) {
-    if (uint32At(scan, e, ID[name]!) > 0xff) return `${name} above 255`;
-  }
-  for (const name of ['rst_ip_id', 'rst_window']) {
-    if (uint32At(scan, e, ID[name]!) > 0xffff) return `${name} above 65535`;
-  }
+  for (const [field, max, words] of BOUNDED) if (uint32At(scan, e, field) > max) return words;
   return undefined;
 }
 
-/** The timestamp's halves: fixed64, little-endian. */
-function tsHalves(scan: Scan, e: number): [number, number] {
-  const pos = scan.at[e * STRIDE + ID.ts_unix_ns!]!;
-  const b = scan.bytes;
-  const low = (b[pos]! | (b[pos + 1]! << 8) | (b[pos + 2]! << 16) | (b[pos + 3]! << 24)) >>> 0;
-  const high = (b[pos + 4]! | (b[pos + 5]! << 8) | (b[pos + 6]! << 16) | (b[pos + 7]! << 24)) >>> 0;
-  return [low, high];
-}
-
 function tsBefore(scan: Scan, a: number, b: number): boolean {
-  const [al, ah] = tsHalves(scan, a);
-  const [bl, bh] = tsHalves(scan, b);
-  return ah < bh || (ah === bh && al < bl);
+  const ah = tsHigh(scan, a);
+  const bh = tsHigh(scan, b);
+  return ah < bh || (ah === bh && tsLow(scan, a) < tsLow(scan, b));
 }
 
 /** "seconds.nanoseconds", as DateTime64(9) parses it exactly. */
 function tsText(scan: Scan, e: number): string {
-  const [low, high] = tsHalves(scan, e);
-  const ns = (BigInt(high) << 32n) | BigInt(low);
+  const ns = (BigInt(tsHigh(scan, e)) << 32n) | BigInt(tsLow(scan, e));
   return `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
 }
 
 /** Nanoseconds in decimal, exactly, without a BigInt: (high·2^32 + low) as ms and the rest. */
 function tsNanosText(scan: Scan, e: number): string {
-  const [low, high] = tsHalves(scan, e);
+  const low = tsLow(scan, e);
+  const high = tsHigh(scan, e);
   // 2^32 = 4294·10^6 + 967296; high·967296 + low stays below 2^53.
   const below = high * 967296 + low;
   const millis = high * 4294 + Math.floor(below / 1_000_000);
@@ -353,18 +249,23 @@ function nameAll(scan: Scan, text: Buffer, nameEnds: NameFlowEnds): FlowEnds[] {
   const ends = new Array<FlowEnds>(scan.count);
   const memo = (): TextMemo => ({ start: 0, end: 0, text: '' });
   const [local, remote, pod, namespace, workload] = [memo(), memo(), memo(), memo(), memo()];
+  let previous = UNNAMED;
   for (let e = 0; e < scan.count; e++) {
     try {
-      ends[e] = nameEnds({
+      const named = nameEnds({
         ts_unix_ns: tsNanosText(scan, e),
-        local_addr: memoText(scan, text, e, ID.local_addr!, local),
-        local_port: uint32At(scan, e, ID.local_port!),
-        remote_addr: memoText(scan, text, e, ID.remote_addr!, remote),
-        remote_port: uint32At(scan, e, ID.remote_port!),
-        pod_name: memoText(scan, text, e, ID.pod_name!, pod),
-        pod_namespace: memoText(scan, text, e, ID.pod_namespace!, namespace),
-        workload: memoText(scan, text, e, ID.workload!, workload),
+        local_addr: memoText(scan, text, e, F.localAddr, local),
+        local_port: uint32At(scan, e, F.localPort),
+        remote_addr: memoText(scan, text, e, F.remoteAddr, remote),
+        remote_port: uint32At(scan, e, F.remotePort),
+        pod_name: memoText(scan, text, e, F.podName, pod),
+        pod_namespace: memoText(scan, text, e, F.podNamespace, namespace),
+        workload: memoText(scan, text, e, F.workload, workload),
       });
+      // The same ends as the event before (the ends themselves are shared): keep
+      // one object, so the batch does not hold one per event until its insert.
+      if (named.local !== previous.local || named.remote !== previous.remote) previous = named;
+      ends[e] = previous;
     } catch {
       // Naming is a convenience: a failure of it must not cost the row.
       ends[e] = UNNAMED;
@@ -375,183 +276,15 @@ function nameAll(scan: Scan, text: Buffer, nameEnds: NameFlowEnds): FlowEnds[] {
 
 const UNNAMED: FlowEnds = { local: unnamed(), remote: unnamed() };
 
-interface BatchIdentity {
-  host: string;
-  bootId: string;
-  batchId: string;
-}
-
-type ColumnWriter = (
-  w: NativeWriter,
+/** The batch's rows `keep` accepts, for a block. */
+function part(
   scan: Scan,
-  rows: readonly number[],
-  id: BatchIdentity,
-) => void;
-
-const WRITERS: ColumnWriter[] = RESET_NATIVE_COLUMNS.map(({ name, type }) => writerFor(name, type));
-
-function writeBlock(
-  scan: Scan,
-  id: BatchIdentity,
+  id: BlockPart['id'],
   keep: ((index: number) => boolean) | undefined,
-): Buffer {
+): BlockPart {
   const rows: number[] = [];
   for (let e = 0; e < scan.count; e++) if (!keep || keep(e)) rows.push(e);
-  if (!rows.length) return Buffer.alloc(0);
-  const w = new NativeWriter(rows.length * 320 + 4096);
-  w.varUint(RESET_NATIVE_COLUMNS.length);
-  w.varUint(rows.length);
-  RESET_NATIVE_COLUMNS.forEach(({ name, type }, i) => {
-    w.string(name);
-    w.string(type);
-    WRITERS[i]!(w, scan, rows, id);
-  });
-  return Buffer.from(w.bytes());
-}
-
-function writerFor(name: string, type: string): ColumnWriter {
-  const field = ID[name === 'ts' ? 'ts_unix_ns' : name];
-  if (field === undefined) return computedWriter(name, type);
-  if (MAP_FIELDS.includes(field)) {
-    if (type !== 'Map(String, String)') throw new Error(`resets.${name}: ${type} unexpected`);
-    return mapWriter(field);
-  }
-  const spec = EVENT.fields[name === 'ts' ? 'ts_unix_ns' : name]!;
-  const nullable = /^Nullable\((.*)\)$/.exec(type);
-  const inner = nullable ? nullable[1]! : type;
-  const value = valueWriter(spec.type, inner, name);
-  if (!nullable) {
-    return (w, scan, rows) => {
-      for (const e of rows) value(w, scan, e, scan.at[e * STRIDE + field]!);
-    };
-  }
-  return (w, scan, rows) => {
-    for (const e of rows) w.uint8(scan.at[e * STRIDE + field]! < 0 ? 1 : 0);
-    for (const e of rows) value(w, scan, e, scan.at[e * STRIDE + field]!);
-  };
-}
-
-/** Writes one cell of a wire field; `pos` < 0: the field was absent (its zero value). */
-type ValueWriter = (w: NativeWriter, scan: Scan, e: number, pos: number) => void;
-
-function valueWriter(wire: string, type: string, name: string): ValueWriter {
-  const unsupported = new Error(`resets.${name}: ${wire} into ${type} has no Native writer`);
-  switch (`${wire} ${type}`) {
-    case "fixed64 DateTime64(9, 'UTC')":
-    case 'double Float64':
-      return (w, scan, _e, pos) => (pos < 0 ? w.zeros(8) : w.raw(scan.bytes, pos, pos + 8));
-    case 'string String':
-      return (w, scan, _e, pos) => {
-        if (pos < 0) return w.uint8(0);
-        const length = readVarint(scan.bytes, pos, scan.bytes.length);
-        w.stringBytes(scan.bytes, varintEnd, varintEnd + length);
-      };
-    case 'string IPv6': {
-      const side = name === 'local_addr' ? 'local' : 'remote';
-      return (w, scan, e) => w.raw(scan[side], e * 16, e * 16 + 16);
-    }
-    case 'bool Bool':
-      return (w, scan, _e, pos) =>
-        w.uint8(
-          pos >= 0 && (readVarint(scan.bytes, pos, scan.bytes.length) | varintHigh) !== 0 ? 1 : 0,
-        );
-    case 'uint32 UInt8':
-      return (w, scan, _e, pos) =>
-        w.uint8(pos < 0 ? 0 : readVarint(scan.bytes, pos, scan.bytes.length));
-    case 'uint32 UInt16':
-      return (w, scan, _e, pos) =>
-        w.uint16(pos < 0 ? 0 : readVarint(scan.bytes, pos, scan.bytes.length));
-    case 'uint32 UInt32':
-      return (w, scan, _e, pos) =>
-        w.uint32(pos < 0 ? 0 : readVarint(scan.bytes, pos, scan.bytes.length));
-    case 'uint64 UInt64':
-      return (w, scan, _e, pos) => {
-        if (pos < 0) return w.zeros(8);
-        const low = readVarint(scan.bytes, pos, scan.bytes.length);
-        w.uint64(low, varintHigh);
-      };
-    default:
-      throw unsupported;
-  }
-}
-
-/** Map(String, String) in Native: cumulative offsets, then every key, then every value. */
-function mapWriter(field: number): ColumnWriter {
-  return (w, scan, rows) => {
-    const entries = scan.maps.get(field)!;
-    let total = 0;
-    for (const e of rows) {
-      total += (entries[e]?.length ?? 0) / 4;
-      w.uint64Number(total);
-    }
-    for (const part of [0, 2]) {
-      for (const e of rows) {
-        const list = entries[e];
-        if (!list) continue;
-        for (let i = part; i < list.length; i += 4)
-          w.stringBytes(scan.bytes, list[i]!, list[i + 1]!);
-      }
-    }
-  };
-}
-
-function computedWriter(name: string, type: string): ColumnWriter {
-  const end = /^(local|remote)_(kind|namespace|name|workload|services)$/.exec(name);
-  if (end) {
-    const side = end[1] as 'local' | 'remote';
-    const part = end[2] as keyof FlowEnd;
-    if (part === 'services') {
-      if (type !== 'Array(String)') throw new Error(`resets.${name}: ${type} unexpected`);
-      return (w, scan, rows) => {
-        let total = 0;
-        for (const e of rows) {
-          total += scan.ends ? scan.ends[e]![side].services.length : 0;
-          w.uint64Number(total);
-        }
-        if (!scan.ends) return;
-        for (const e of rows) for (const s of scan.ends[e]![side].services) w.string(s);
-      };
-    }
-    return (w, scan, rows) => {
-      // Runs of one name (the agent's pod) are common: encode each run once.
-      let last = '';
-      let cell = new NativeWriter(16);
-      for (const e of rows) {
-        const text = scan.ends ? (scan.ends[e]![side][part] as string) : '';
-        if (text === '') {
-          w.uint8(0);
-          continue;
-        }
-        if (text !== last) {
-          cell = new NativeWriter(text.length * 3 + 8);
-          cell.string(text);
-          last = text;
-        }
-        const bytes = cell.bytes();
-        w.raw(bytes, 0, bytes.length);
-      }
-    };
-  }
-  switch (name) {
-    case 'host':
-    case 'boot_id':
-    case 'batch_id': {
-      const key = name === 'host' ? 'host' : name === 'boot_id' ? 'bootId' : 'batchId';
-      return (w, _scan, rows, id) => {
-        // The same cell on every row: encoded once.
-        const cell = new NativeWriter(id[key].length * 3 + 8);
-        cell.string(id[key]);
-        const bytes = cell.bytes();
-        for (let i = 0; i < rows.length; i++) w.raw(bytes, 0, bytes.length);
-      };
-    }
-    case 'batch_index':
-      return (w, _scan, rows) => {
-        for (const e of rows) w.uint32(e);
-      };
-    default:
-      throw new Error(`resets.${name}: no Native writer`);
-  }
+  return { scan, rows, id };
 }
 
 /** A uint64 in decimal from its halves (exact beyond 2^53 through BigInt). */
