@@ -1,24 +1,31 @@
 // The one benchmark command: capture (with bpftrace and tcpdump side by side),
-// data-path cost, pipeline and queries, each the median of --runs, in one table
+// data-path cost, pipeline, queries and a sustained storm end to end, each the median of --runs, in one table
 // with the design's targets, headed by the conditions it ran under. Each part is
 // its own bench in dist/bench/, run as a child process (its output goes to
 // stderr as it runs, so a long run shows progress) and read when it ends.
 //
-//   node dist/bench/all.js [--runs 3] [--quick] [--only capture,datapath,pipeline,queries]
+//   node dist/bench/all.js [--runs 3] [--quick] [--only capture,datapath,pipeline,queries,sustained]
 //
-// --quick: a smoke check (short storms and loads, one run, 100k stored resets);
+// --quick: a smoke check (short storms and loads, one run, 100k stored resets, a
+// 10 s sustained storm);
 // its figures are not the medians the README quotes.
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { captureFigures, datapathFigures, pipelineFigures, queryFigures } from './bench-figures.js';
+import {
+  captureFigures,
+  datapathFigures,
+  pipelineFigures,
+  queryFigures,
+  sustainedFigures,
+} from './bench-figures.js';
 import { conditions } from './conditions.js';
 import { figureTable } from './figures.js';
 import type { Figure } from './figures.js';
 
-const PARTS = ['capture', 'datapath', 'pipeline', 'queries'] as const;
+const PARTS = ['capture', 'datapath', 'pipeline', 'queries', 'sustained'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -79,6 +86,12 @@ const BENCHES: Record<Part, { script: string; args: string[]; read: (out: string
     script: 'diagnosis-views.js',
     args: ['--resets', String(RESETS), '--runs', r],
     read: (out) => queryFigures(out, RESETS),
+  },
+  sustained: {
+    // The design's bar: 20k resets/s for 60 s, every one stored.
+    script: 'sustained.js',
+    args: ['--rate', '20000', '--seconds', quick ? '10' : '60', '--runs', r, '--json'],
+    read: sustainedFigures,
   },
 };
 

@@ -1,14 +1,18 @@
 // The benchmark table's arithmetic and readers: verdicts against targets, the
-// pcap count, bpftrace's own loss lines, and the capture rows → figures.
+// pcap count, bpftrace's own loss lines, the capture rows → figures, and the
+// sustained storm's readers (hping3's statistics, the agent's kernel counters,
+// its JSON line → figures).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { captureFigures } from '../bench/bench-figures.js';
+import { captureFigures, sustainedFigures } from '../bench/bench-figures.js';
 import { figureTable, verdict } from '../bench/figures.js';
+import { hpingTransmitted } from '../bench/paced-storm.js';
 import { countBpftraceOutput } from '../bench/peers/bpftrace-capturer.js';
 import { pcapPackets } from '../bench/peers/pcap-packets.js';
 import { tcpdumpDropped } from '../bench/peers/tcpdump-capturer.js';
+import { parseKernelCounts } from '../bench/production-agent.js';
 
 describe('verdicts', () => {
   it('says met, or missed by how much and how many times', () => {
@@ -132,5 +136,81 @@ describe('capture figures', () => {
 
   it('says the capture was not measured when its JSON line is missing', () => {
     expect(captureFigures('it crashed')[0]!.measured).toBeNull();
+  });
+});
+
+describe('sustained storm', () => {
+  it("reads hping3's sent count from its exit statistics", () => {
+    const out = [
+      'HPING 10.2.0.2 (eth0 10.2.0.2): S set, 40 headers + 0 data bytes',
+      '--- 10.2.0.2 hping statistic ---',
+      '41704 packets transmitted, 41684 packets received, 1% packet loss',
+    ].join('\n');
+    expect(hpingTransmitted(out)).toBe(41704);
+    expect(hpingTransmitted('hping3: command not found')).toBeUndefined();
+  });
+
+  it("reads the agent's kernel counters from its exit table, and only those rows", () => {
+    const stderr = [
+      '{"level":30,"msg":"connected to NATS"}',
+      'kernel counters (exact, per namespace, direction and reason):',
+      '  rst-1a2b3c-server      sent      NO_SOCKET                          1199990',
+      '  rst-1a2b3c-server      received  UNKNOWN (discarded)                3',
+      'events delivered: 1199990',
+      'lost in the kernel (ring buffer full): 0',
+      'published to JetStream: 1199990',
+      'dropped in the agent (publish buffer full): 0',
+    ].join('\n');
+    expect(parseKernelCounts(stderr)).toEqual([
+      { netns: 'rst-1a2b3c-server', direction: 'sent', reason: 'NO_SOCKET', count: 1_199_990 },
+      {
+        netns: 'rst-1a2b3c-server',
+        direction: 'received',
+        reason: 'UNKNOWN (discarded)',
+        count: 3,
+      },
+    ]);
+    expect(
+      parseKernelCounts('kernel counters (exact, ...):\n  no resets\nevents delivered: 0'),
+    ).toEqual([]);
+  });
+
+  const output = (fields: Record<string, unknown>) =>
+    `run 1:\n...\n${JSON.stringify({
+      bench: 'sustained',
+      rate: 20_000,
+      seconds: 60,
+      runs: 3,
+      reachedPerS: 19_912.4,
+      worstLost: 0,
+      kernelEqualsRows: true,
+      aggregated: 0,
+      agentCores: 0.21,
+      agentRssMiB: 112,
+      collectorCores: 0.7,
+      lastResetToLastRowMs: 900,
+      ...fields,
+    })}\n`;
+  const named = (figures: ReturnType<typeof sustainedFigures>, start: string) =>
+    figures.find((f) => f.figure.startsWith(start))!;
+
+  it('holds the worst run to zero loss and zero aggregated, and names the rate reached', () => {
+    const clean = sustainedFigures(output({}));
+    const lost = named(clean, 'resets lost end to end at 20k/s for 60 s');
+    expect(lost.figure).toContain('19,912/s reached, worst of 3 runs');
+    expect(verdict(lost)).toBe('met');
+    expect(verdict(named(clean, 'resets aggregated'))).toBe('met');
+    expect(verdict(named(clean, 'agent peak RSS'))).toBe('met');
+    expect(named(clean, 'agent CPU').measured).toBe(0.21);
+
+    const lossy = sustainedFigures(output({ worstLost: 1200, aggregated: 5000 }));
+    expect(verdict(named(lossy, 'resets lost end to end'))).toBe('missed by 1,200');
+    expect(verdict(named(lossy, 'resets aggregated'))).toBe('missed by 5,000');
+  });
+
+  it('says the part was not measured when its JSON line is missing', () => {
+    const [figure] = sustainedFigures('agent exited with 1');
+    expect(figure!.measured).toBeNull();
+    expect(verdict(figure!)).toBe('not measured: no JSON line');
   });
 });
