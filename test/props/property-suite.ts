@@ -11,6 +11,11 @@ export interface PropertyCase {
   name: string;
   /** Runs in the test suite (fixed seed). */
   runs: number;
+  /**
+   * A bug in code this suite may not change yet, named: the property is kept and
+   * runs as `it.fails` (it turns red once the bug is fixed, to be unmarked).
+   */
+  knownBug?: string;
   /** Built inside the test, after the suite's beforeAll hooks. */
   property: () => fc.IRawProperty<unknown>;
 }
@@ -64,8 +69,8 @@ export function propertySuite(title: string, cases: readonly PropertyCase[]): vo
             includeErrorInReport: true,
           }
         : { seed: seedOf(c.name), numRuns: c.runs, includeErrorInReport: true };
-      it(
-        c.name,
+      (c.knownBug ? it.fails : it)(
+        c.knownBug ? `${c.name} [known bug: ${c.knownBug}]` : c.name,
         async () => {
           const details = await fc.check(c.property(), parameters);
           if (fuzz?.report) {
