@@ -16,6 +16,9 @@ export const DEFAULT_RINGBUF_MB = 8;
 export const DEFAULT_AGGREGATE_SLOTS = 4096;
 const MIN_AGGREGATE_SLOTS = 16;
 const MAX_AGGREGATE_SLOTS = 65_536;
+/** 1 TiB: far beyond any memory an agent may hold, still exact in bytes. */
+const MAX_BUFFER_KB = 1 << 30;
+const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
 export const DEFAULT_LOADER_PATH = join(repoRoot(), 'build', 'rstscope-loader');
 
 // A DNS subdomain (RFC 1123), as Kubernetes requires of node names.
@@ -104,7 +107,9 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new AgentConfigError(`${(err as Error).message}; see 'rstscope agent --help'`);
+    // parseArgs explains an ambiguous option over three lines: one line here.
+    const message = (err as Error).message.replace(/\s*\n\s*/g, ' ');
+    throw new AgentConfigError(`${message}; see 'rstscope agent --help'`, { cause: err });
   }
   const ringbufMb = Number(values['ringbuf-mb']);
   if (
@@ -131,6 +136,12 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
   if (!Number.isFinite(durationS) || durationS < 0) {
     throw new AgentConfigError(`--duration ${values.duration}: expected seconds, 0 or more`);
   }
+  // The stop timer holds at most 2^31 - 1 ms; Node fires a longer one at once.
+  if (durationS > MAX_DURATION_S) {
+    throw new AgentConfigError(
+      `--duration ${values.duration}: expected at most ${MAX_DURATION_S} seconds (24 days)`,
+    );
+  }
   const host = values.host ?? env.NODE_NAME;
   if (host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(host)) {
     throw new AgentConfigError(
@@ -142,9 +153,10 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     throw new AgentConfigError(`--nats ${invalid}: expected ${NATS_URL_FORM}`);
   }
   const bufferKb = Number(values['buffer-kb']);
-  if (!Number.isInteger(bufferKb) || bufferKb < 1) {
+  // Bounded so the byte count stays an exact number (1e308 KiB was Infinity bytes).
+  if (!Number.isInteger(bufferKb) || bufferKb < 1 || bufferKb > MAX_BUFFER_KB) {
     throw new AgentConfigError(
-      `--buffer-kb ${values['buffer-kb']}: expected a whole number of KiB, 1 or more`,
+      `--buffer-kb ${values['buffer-kb']}: expected a whole number of KiB from 1 to ${MAX_BUFFER_KB}`,
     );
   }
   const batchDelayMs = Number(values['batch-delay-ms']);

@@ -52,7 +52,9 @@ export function parseVerbArgs<O extends Options>(verb: string, argv: string[], o
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {
-    throw new QueryVerbUsageError(`${(err as Error).message}; see 'rstscope ${verb} --help'`);
+    // parseArgs explains an ambiguous option over three lines: one line here.
+    const message = (err as Error).message.replace(/\s*\n\s*/g, ' ');
+    throw new QueryVerbUsageError(`${message}; see 'rstscope ${verb} --help'`, { cause: err });
   }
 }
 
