@@ -215,18 +215,20 @@ function endTextWriter(
         for (let i = 0; i < rows.length; i++) w!.uint8(0);
         return;
       }
-      // Runs of one name (the agent's pod) are common: each run's cell encoded once.
+      // Runs of one name (the agent's pod) are common, often the very same end
+      // object (the namer shares them): each run's cell encoded once.
+      let lastEnd: FlowEnd | undefined;
       let last = '';
       let bytes = cellBytes('');
       for (const e of rows) {
-        const text = ends[e]![side][part];
-        if (text === '') {
-          w!.uint8(0);
-          continue;
-        }
-        if (text !== last) {
-          bytes = cellBytes(text);
-          last = text;
+        const end = ends[e]![side];
+        if (end !== lastEnd) {
+          lastEnd = end;
+          const text = end[part];
+          if (text !== last) {
+            bytes = cellBytes(text);
+            last = text;
+          }
         }
         w!.raw(bytes, 0, bytes.length);
       }
