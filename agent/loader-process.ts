@@ -10,10 +10,12 @@ import {
   FRAME_COUNTERS,
   FRAME_HELLO,
   FrameReader,
+  FrameStreamError,
   parseBatchHeader,
   parseCounters,
+  parseHello,
 } from './loader-frames.js';
-import type { KernelCounters, LoaderHello } from './loader-frames.js';
+import type { Frame, KernelCounters, LoaderHello } from './loader-frames.js';
 
 const STDERR_TAIL_BYTES = 16 * 1024;
 const STOP_GRACE_MS = 5_000;
@@ -41,6 +43,8 @@ export class LoaderProcess {
   private child: ChildProcessWithoutNullStreams | undefined;
   private stderrTail = '';
   private stopping = false;
+  /** A crash already reported: the exit that follows our kill is not another. */
+  private crashReported = false;
   private lastCounters: KernelCounters | undefined;
 
   constructor(
@@ -82,25 +86,27 @@ export class LoaderProcess {
         }
       });
       child.stdout.on('data', (chunk: Buffer) => {
-        let frames;
+        let frames: LoaderFrame[];
         try {
-          frames = reader.push(chunk);
+          frames = reader.push(chunk).map(parseFrame);
         } catch (err) {
           // A broken stream cannot be resynchronised: stop the loader, say why.
           child.kill('SIGKILL');
-          this.handlers.onCrash(new LoaderCrashedError((err as Error).message, { cause: err }));
+          const message = (err as Error).message;
+          this.crashReported = started;
+          if (started) this.handlers.onCrash(new LoaderCrashedError(message, { cause: err }));
+          else reject(new LoaderStartError(message, this.stderrTail.trim(), { cause: err }));
           return;
         }
         for (const frame of frames) {
-          if (frame.type === FRAME_HELLO) {
+          if (frame.type === 'hello') {
             started = true;
-            resolve(JSON.parse(frame.payload.toString('utf8')) as LoaderHello);
-          } else if (frame.type === FRAME_BATCH) {
-            const { realtimeOffsetNs, recordsAt } = parseBatchHeader(frame.payload);
-            this.handlers.onBatch(frame.payload, recordsAt, realtimeOffsetNs);
-          } else if (frame.type === FRAME_COUNTERS) {
-            this.lastCounters = parseCounters(frame.payload);
-            this.handlers.onCounters(this.lastCounters);
+            resolve(frame.hello);
+          } else if (frame.type === 'batch') {
+            this.handlers.onBatch(frame.payload, frame.recordsAt, frame.realtimeOffsetNs);
+          } else {
+            this.lastCounters = frame.counters;
+            this.handlers.onCounters(frame.counters);
           }
         }
       });
@@ -109,7 +115,7 @@ export class LoaderProcess {
           const lines = this.stderrTail.trim().split('\n');
           const first = lines[0] ?? `loader exited with ${code ?? signal}`;
           reject(new LoaderStartError(first.replace(/^error: /, ''), lines.slice(1).join('\n')));
-        } else if (!this.stopping) {
+        } else if (!this.stopping && !this.crashReported) {
           this.handlers.onCrash(
             new LoaderCrashedError(
               `the loader exited unexpectedly (${code ?? signal}): ${this.stderrTail.trim().split('\n').pop() ?? ''}`,
@@ -151,4 +157,21 @@ export class LoaderProcess {
     clearTimeout(timer);
     return this.lastCounters;
   }
+}
+
+type LoaderFrame =
+  | { type: 'hello'; hello: LoaderHello }
+  | { type: 'batch'; payload: Buffer; recordsAt: number; realtimeOffsetNs: bigint }
+  | { type: 'counters'; counters: KernelCounters };
+
+/** A frame's payload parsed; throws FrameStreamError for one that does not parse. */
+function parseFrame(frame: Frame): LoaderFrame {
+  if (frame.type === FRAME_HELLO) return { type: 'hello', hello: parseHello(frame.payload) };
+  if (frame.type === FRAME_BATCH) {
+    return { type: 'batch', payload: frame.payload, ...parseBatchHeader(frame.payload) };
+  }
+  if (frame.type === FRAME_COUNTERS)
+    return { type: 'counters', counters: parseCounters(frame.payload) };
+  // FrameReader refuses unknown types before this.
+  throw new FrameStreamError(`loader frame of unknown type ${frame.type}`);
 }

@@ -131,7 +131,9 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new CollectorConfigError(`${(err as Error).message}; see 'rstscope collector --help'`);
+    // parseArgs explains an ambiguous option over three lines: one line here.
+    const message = (err as Error).message.replace(/\s*\n\s*/g, ' ');
+    throw new CollectorConfigError(`${message}; see 'rstscope collector --help'`, { cause: err });
   }
   const url = values['clickhouse-url'] ?? env.CLICKHOUSE_URL;
   if (url !== undefined && !/^https?:\/\/[^/\s]+/.test(url)) {

@@ -192,10 +192,6 @@ propertySuite('command-line flags', [
   },
   {
     name: 'rstscope collector: any argv gives a config without holes or one CollectorConfigError line',
-    // Bug (collector/config.ts, loadCollectorConfig): parseArgs's message for an option
-    // followed by another (`--nats --nats`) is three lines, passed on as they are. Fix:
-    // `.replace(/\s*\n\s*/g, ' ')` on it, as agent/config.ts and cli/query/query-verb.ts do.
-    knownBug: 'an ambiguous option is explained over three lines',
     runs: 1500,
     property: () =>
       fc.property(argvOf(COLLECTOR_FLAGS), (argv) =>
