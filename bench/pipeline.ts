@@ -11,7 +11,7 @@
 // Median of --runs runs.
 //
 //   node dist/bench/pipeline.js [--events 200000] [--runs 3] [--seconds 30]
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentPublishing } from '../agent/publish/agent-publishing.js';
@@ -248,6 +248,7 @@ async function latencyRun(lab: Lab): Promise<{ p50: number; p99: number; rows: n
   }
 }
 
+const loadBefore = loadavg()[0]!;
 const throughput: Throughput[] = [];
 for (let r = 0; r < RUNS; r++) throughput.push(await throughputRun());
 const drain = [];
@@ -262,6 +263,10 @@ try {
 
 console.log(
   `pipeline benchmark — kernel ${release()}, ${cpus().length} cores, node ${process.version}, median of ${RUNS} runs`,
+);
+// Other work on the machine slows every figure here: say how much there was.
+console.log(
+  `  load average (1 min)         ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
 );
 console.log(
   `throughput: ${EVENTS} synthetic resets through the agent's publisher → NATS → collector → chDB`,
@@ -289,6 +294,10 @@ console.log(
   `  rows per insert              ${median(drain.map((d) => d.rowsPerInsert)).toFixed(0)}`,
 );
 console.log(`  collector CPU seconds        ${median(drain.map((d) => d.cpuS)).toFixed(1)}`);
+// Steadier than events/s on a busy machine: what one event costs the collector.
+console.log(
+  `  collector CPU µs per event   ${median(drain.map((d) => (d.cpuS * 1e6) / EVENTS)).toFixed(1)}`,
+);
 console.log(
   `latency: real resets at 1k/s for ${SECONDS} s (lab SYN storm), kernel event → inserted row`,
 );
