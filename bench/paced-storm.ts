@@ -43,8 +43,12 @@ async function hpingFor(
 ): Promise<{ sent: number; ms: number }> {
   const started = performance.now();
   // Asynchronous on purpose: this process keeps reading its children's output meanwhile.
+  // -k: an hping3 that outlives its INT is killed a second later (it prints nothing
+  // then, and this run fails) rather than flooding on past the storm's end.
   const child = lab.spawn(lab.client, [
     'timeout',
+    '-k',
+    '1',
     '-s',
     'INT',
     String(ms / 1000),
