@@ -31,12 +31,12 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
 
 /**
  * A host name as one subject token. Host names may contain dots, which would split
- * the token, so everything outside [A-Za-z0-9_-] is percent-encoded (reversible).
+ * the token, so everything outside [A-Za-z0-9_-] is percent-encoded, byte by byte
+ * of its UTF-8 (as decodeURIComponent reads it back): two hosts never share a token.
  */
 function hostToken(host: string): string {
-  return host.replace(
-    /[^A-Za-z0-9_-]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  return host.replace(/[^A-Za-z0-9_-]/gu, (c) =>
+    Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).padStart(2, '0')}`).join(''),
   );
 }
 
