@@ -37,6 +37,8 @@ interface CaptureRow {
   lost: number;
   cpuS: number;
   cpuPer1k: number;
+  /** Over the storm's measured time (absent from output before the storms were paced). */
+  emittedPerS?: number;
   cores: number;
   rssMiB: number;
 }
@@ -59,7 +61,10 @@ export function captureFigures(stdout: string): Figure[] {
   for (const rate of rates) {
     const ours = row(rate, 'rstscope-nats');
     if (!ours) continue;
-    const perSecond = Math.round(ours.emitted / json.seconds).toLocaleString('en-US');
+    // Older output has no emittedPerS: its storms were taken to last their seconds.
+    const perSecond = Math.round(ours.emittedPerS ?? ours.emitted / json.seconds).toLocaleString(
+      'en-US',
+    );
     const peers = ['bpftrace', 'tcpdump'].flatMap((p) => (row(rate, p) ? [row(rate, p)!] : []));
     const peersLost = peers.map((p) => `${p.tool} ${p.lost}`).join(', ');
     // The bar: lose nothing where a peer loses nothing (and nothing at all up to 20k/s).

@@ -1,6 +1,7 @@
 // Capture under a closed-port SYN storm: the lab client floods the server's
 // closed port with SYNs (hping3), the server's kernel answers each with a
-// NO_SOCKET reset. At each rate, in the same run and on storms of the same
+// NO_SOCKET reset; the storm is paced to the rate (bench/paced-storm.ts: hping3's
+// own -i falls short here), or a flood for `max`. At each rate, in the same run and on storms of the same
 // rate one after the other, four captures take the server's resets:
 //   rstscope-nats  the agent as in production, publishing to a real nats-server
 //   rstscope-json  the agent printing one JSON line per event (reference)
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { Lab } from '../test/lab/lab.js';
 import { NatsServer } from '../test/lab/nats-server.js';
 import { median } from './median.js';
+import { pacedSynStorm, tcpOutRsts } from './paced-storm.js';
 import { bpftraceCapturer } from './peers/bpftrace-capturer.js';
 import type { Capturer } from './peers/capturer.js';
 import { rstscopeCapturer } from './peers/rstscope-capturer.js';
@@ -38,12 +40,12 @@ const RUNS = Number(values.runs);
 const CLOSED_PORT = 9;
 const DRAIN_MS = 1000;
 
-/** hping3 interval in µs per target rate; 0 = --flood, as fast as it goes. */
-const INTERVALS: Record<string, number> = { '1k': 1000, '10k': 100, '20k': 50, max: 0 };
+/** Resets per second per named rate; 0 = hping3 --flood, as fast as it goes. */
+const RATE_PER_S: Record<string, number> = { '1k': 1_000, '10k': 10_000, '20k': 20_000, max: 0 };
 const RATES = values.rates.split(',').map((rate) => {
-  const interval = INTERVALS[rate];
-  if (interval === undefined) throw new Error(`--rates: ${rate} is not one of 1k, 10k, 20k, max`);
-  return { rate, interval };
+  const perSecond = RATE_PER_S[rate];
+  if (perSecond === undefined) throw new Error(`--rates: ${rate} is not one of 1k, 10k, 20k, max`);
+  return { rate, perSecond };
 });
 const TOOLS = values.tools.split(',');
 for (const t of TOOLS) {
@@ -62,23 +64,38 @@ export interface CaptureSample {
   rssMiB: number;
   /** nats-server's CPU seconds (rstscope-nats only): the broker's share, not the agent's. */
   natsCpuS: number;
+  /** How long the storm ran (a paced storm ends a little after its seconds). */
+  stormS: number;
   /** The tool's own account of the run, printed when it does not add up. */
   note?: string | undefined;
 }
 
-function tcpOutRsts(lab: Lab): number {
-  const out = lab.exec(lab.server, ['nstat', '-asz', 'TcpOutRsts']);
-  return Number(/TcpOutRsts\s+(\d+)/.exec(out)?.[1] ?? 0);
+/**
+ * The storm: paced to the rate (hping3's own -i falls short of it on this VM:
+ * bench/paced-storm.ts), or a flood for `max`. Returns how long it ran, which
+ * emitted/s and cores are computed over.
+ */
+async function storm(lab: Lab, perSecond: number): Promise<number> {
+  if (perSecond > 0) {
+    const paced = await pacedSynStorm(lab, {
+      rate: perSecond,
+      seconds: SECONDS,
+      port: CLOSED_PORT,
+    });
+    return paced.elapsedMs / 1000;
+  }
+  const started = performance.now();
+  const flood = ['timeout', String(SECONDS), 'hping3', '-q', '-S', '-p', String(CLOSED_PORT)];
+  // Asynchronously: this process keeps reading the agent's output meanwhile.
+  await new Promise((resolve) =>
+    lab
+      .spawn(lab.client, [...flood, '--flood', lab.server.ipv4], { stdio: 'ignore' })
+      .once('exit', resolve),
+  );
+  return (performance.now() - started) / 1000;
 }
 
-function stormArgs(lab: Lab, interval: number): string[] {
-  const hping = ['hping3', '-q', '-S', '-p', String(CLOSED_PORT)];
-  if (interval === 0) return ['timeout', String(SECONDS), ...hping, '--flood', lab.server.ipv4];
-  const count = Math.round((SECONDS * 1e6) / interval);
-  return [...hping, '-i', `u${interval}`, '-c', String(count), lab.server.ipv4];
-}
-
-async function oneRun(lab: Lab, tool: string, interval: number): Promise<CaptureSample> {
+async function oneRun(lab: Lab, tool: string, perSecond: number): Promise<CaptureSample> {
   const nats = tool === 'rstscope-nats' ? await NatsServer.start() : undefined;
   try {
     const capturer: Capturer =
@@ -94,10 +111,7 @@ async function oneRun(lab: Lab, tool: string, interval: number): Promise<Capture
     const cpu0 = cpuSeconds(pids);
     const nats0 = nats ? cpuSeconds([nats.pid]) : 0;
     const rst0 = tcpOutRsts(lab);
-    // Asynchronously: this process keeps reading the agent's output meanwhile.
-    await new Promise((resolve) =>
-      lab.spawn(lab.client, stormArgs(lab, interval), { stdio: 'ignore' }).once('exit', resolve),
-    );
+    const stormS = await storm(lab, perSecond);
     await new Promise((r) => setTimeout(r, DRAIN_MS));
     pids = [...new Set([...pids, ...processTree(running.pid)])];
     const cpuS = cpuSeconds(pids) - cpu0;
@@ -106,7 +120,7 @@ async function oneRun(lab: Lab, tool: string, interval: number): Promise<Capture
     const emitted = tcpOutRsts(lab) - rst0;
     const c = await running.stop();
     const lost = emitted - c.captured - c.aggregated;
-    return { emitted, ...c, lost, cpuS, rssMiB, natsCpuS };
+    return { emitted, ...c, lost, cpuS, rssMiB, natsCpuS, stormS };
   } finally {
     await nats?.stop();
   }
@@ -116,6 +130,7 @@ export interface CaptureRow extends Omit<CaptureSample, 'note'> {
   rate: string;
   tool: string;
   cpuPer1k: number;
+  emittedPerS: number;
   cores: number;
   /** Every run: captured + aggregated + counted-dropped = emitted. */
   accounted: boolean;
@@ -135,7 +150,9 @@ function summarize(rate: string, tool: string, samples: CaptureSample[]): Captur
     lost: m('lost'),
     cpuS,
     cpuPer1k: (cpuS / Math.max(events, 1)) * 1000,
-    cores: cpuS / (SECONDS + DRAIN_MS / 1000),
+    stormS: m('stormS'),
+    emittedPerS: m('emitted') / m('stormS'),
+    cores: cpuS / (m('stormS') + DRAIN_MS / 1000),
     rssMiB: m('rssMiB'),
     natsCpuS: m('natsCpuS'),
     accounted: samples.every((s) => s.captured + s.aggregated + s.dropped === s.emitted),
@@ -149,7 +166,7 @@ function rowLine(r: CaptureRow): string {
   return [
     r.rate.padEnd(5),
     r.tool.padEnd(14),
-    String(Math.round(r.emitted / SECONDS)).padStart(9),
+    String(Math.round(r.emittedPerS)).padStart(9),
     String(r.emitted).padStart(8),
     String(r.captured).padStart(9),
     String(r.aggregated).padStart(11),
@@ -177,10 +194,10 @@ async function main() {
     console.log(`  bpftrace       ${bpftraceCapturer.command}`);
     console.log(`  tcpdump        ${tcpdumpCapturer.command}\n`);
     console.log(COLUMNS);
-    for (const { rate, interval } of RATES) {
+    for (const { rate, perSecond } of RATES) {
       const samples = new Map<string, CaptureSample[]>(TOOLS.map((t) => [t, []]));
       for (let i = 0; i < RUNS; i++) {
-        for (const tool of TOOLS) samples.get(tool)!.push(await oneRun(lab, tool, interval));
+        for (const tool of TOOLS) samples.get(tool)!.push(await oneRun(lab, tool, perSecond));
       }
       for (const tool of TOOLS) {
         const row = summarize(rate, tool, samples.get(tool)!);
