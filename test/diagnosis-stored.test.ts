@@ -48,6 +48,15 @@ async function answers(): Promise<unknown[]> {
       c.topCauses({ filter: WINDOW, group_by: [...group_by], limit: 100 }),
     ),
   );
+  // A group's example is any one of its resets' details (any(): cheapest over a
+  // day of rows); which one depends on the order rows are read, and the stored
+  // table and the live view read them in different orders. Every group has one.
+  for (const top of tops) {
+    for (const row of top.rows) {
+      expect(row.example).not.toBe('');
+      row.example = '(any)';
+    }
+  }
   const list = await c.listResets({ filter: WINDOW, page_size: 1000 });
   const flows = await Promise.all(
     [['10.1.0.2:41000', '10.2.0.2:8080'], ['10.1.0.2:42000']].map((endpoints) =>

@@ -94,7 +94,7 @@ export function topCausesHandler(deps: QueryServiceDeps) {
                 uniqExact(host) AS hosts,
                 toString(toUnixTimestamp64Nano(min(ts))) AS first_ns,
                 toString(toUnixTimestamp64Nano(max(ts))) AS last_ns,
-                if(countIf(detail != '') > 0, argMaxIf(detail, (ts, event_id), detail != ''), argMax(cause_title, (ts, event_id))) AS example,
+                if(countIf(detail != '') > 0, anyIf(detail, detail != ''), any(cause_title)) AS example,
                 sum(count()) OVER () AS total
          FROM (${source.sql}) WHERE ${where}
          GROUP BY ${names}
