@@ -27,6 +27,7 @@ import {
   uint32At,
 } from './reset-scan.js';
 import type { Scan } from './reset-scan.js';
+import { TIMESTAMP_TOO_EARLY, TIMESTAMP_TOO_LATE, shownValue } from './shown-value.js';
 
 export { RESET_NATIVE_COLUMNS } from './native-reset-columns.js';
 
@@ -200,12 +201,20 @@ const BOUNDED: readonly [number, number, string][] = [
 
 function eventProblem(scan: Scan, text: Buffer, e: number): string | undefined {
   if (scan.at[e * STRIDE + F.ts]! < 0) return 'no timestamp';
-  if (tsLow(scan, e) === 0 && tsHigh(scan, e) === 0) return 'no timestamp';
+  const high = tsHigh(scan, e);
+  if (tsLow(scan, e) === 0 && high === 0) return 'no timestamp';
+  // 1e18 ns = 0x0de0b6b3_a7640000: as the TSV reader, whose text form of earlier times
+  // ClickHouse cannot read (and a reset from 1970 means the host's clock is unset).
+  if (high < 0x0de0_b6b3 || (high === 0x0de0_b6b3 && tsLow(scan, e) < 0xa764_0000)) {
+    return TIMESTAMP_TOO_EARLY;
+  }
+  // DateTime64(9) ends at 2^63 − 1 ns (2262): a later time would fail the insert for ever.
+  if (high >= 0x8000_0000) return TIMESTAMP_TOO_LATE;
   if (!isText(scan, e, F.direction, 'sent', 'received')) {
-    return `direction ${textAt(scan, text, e, F.direction)}`;
+    return `direction ${shownValue(textAt(scan, text, e, F.direction))}`;
   }
   if (!isText(scan, e, F.family, 'ipv4', 'ipv6')) {
-    return `family ${textAt(scan, text, e, F.family)}`;
+    return `family ${shownValue(textAt(scan, text, e, F.family))}`;
   }
   const ls = stringAt(scan, e, F.localAddr);
   if (!ipBytes(scan.bytes, ls, stringEnd, scan.local, e * 16)) {

@@ -10,6 +10,8 @@ import { messageType } from '../../proto/codec.js';
 import type { FlowEnd } from '../../proto/index.js';
 import { batchId } from '../../proto/nats-topology.js';
 import type { FlowEvent, NameFlowEnds } from '../k8s/flow-ends.js';
+import { WIRE_TYPE } from './reset-scan.js';
+import { TIMESTAMP_TOO_EARLY, TIMESTAMP_TOO_LATE, shownValue } from './shown-value.js';
 
 const EVENT = messageType('rstscope.v1.ResetEvent');
 
@@ -19,6 +21,8 @@ interface FieldSpec {
   type: string;
   optional: boolean;
   map: boolean;
+  /** The wire type the field must arrive with (a map's entries are messages). */
+  wire: number;
 }
 
 /** Field number → spec, for numbers 1..max. */
@@ -29,6 +33,7 @@ for (const f of EVENT.fieldsArray) {
     type: f.type,
     optional: Boolean(f.options?.proto3_optional),
     map: f.map,
+    wire: f.map ? 2 : WIRE_TYPE[f.type]!,
   };
 }
 const FIELD_IDS = EVENT.fieldsArray.map((f) => f.id).sort((a, b) => a - b);
@@ -92,6 +97,9 @@ export type ReadResult = { ok: true; batch: ResetBatchTsv } | ReadFailure;
  * Reads one batch; with `nameEnds`, each event's ends are named as its row is
  * written (an end nobody knows, or a namer that fails, stays empty).
  */
+/** ResetBatch's fields by number → their wire type: host, boot_id, run_id, seq, events. */
+const BATCH_WIRE: (number | undefined)[] = [undefined, 2, 2, 0, 0, 2];
+
 export function readResetBatchTsv(bytes: Uint8Array, nameEnds?: NameFlowEnds): ReadResult {
   const reader = protobuf.Reader.create(bytes);
   let host = '';
@@ -102,6 +110,10 @@ export function readResetBatchTsv(bytes: Uint8Array, nameEnds?: NameFlowEnds): R
   try {
     while (reader.pos < reader.len) {
       const tag = reader.uint32();
+      const wire = BATCH_WIRE[tag >>> 3];
+      if (wire !== undefined && (tag & 7) !== wire) {
+        throw new RangeError(`field ${tag >>> 3} has wire type ${tag & 7}`);
+      }
       switch (tag >>> 3) {
         case 1:
           host = reader.string();
@@ -119,7 +131,7 @@ export function readResetBatchTsv(bytes: Uint8Array, nameEnds?: NameFlowEnds): R
           events.push(readEvent(reader, reader.uint32()));
           break;
         default:
-          reader.skipType(tag & 7);
+          skipField(reader, tag);
       }
     }
   } catch (error) {
@@ -167,7 +179,7 @@ export function readResetBatchTsv(bytes: Uint8Array, nameEnds?: NameFlowEnds): R
  * everything else as its TSV cell; unset optional fields stay null.
  */
 function readEvent(reader: protobuf.Reader, length: number): (string | null)[] {
-  const end = reader.pos + length;
+  const end = within(reader, length, 'event');
   const values = UNSET.slice();
   let maps: Map<number, Map<string, string>> | undefined;
   while (reader.pos < end) {
@@ -175,9 +187,11 @@ function readEvent(reader: protobuf.Reader, length: number): (string | null)[] {
     const id = tag >>> 3;
     const spec = FIELDS[id];
     if (!spec) {
-      reader.skipType(tag & 7);
+      skipField(reader, tag);
       continue;
     }
+    // As the Native reader and protobufjs: a field of ours in another wire type is no ResetEvent.
+    if ((tag & 7) !== spec.wire) throw new RangeError(`field ${id} has wire type ${tag & 7}`);
     if (spec.map) {
       // One entry per occurrence; a repeated key keeps its last value, as protobuf says.
       maps ??= new Map();
@@ -188,21 +202,44 @@ function readEvent(reader: protobuf.Reader, length: number): (string | null)[] {
     }
     values[id] = readValue(reader, spec.type);
   }
+  ended(reader, end, 'event');
   if (maps) for (const [id, entries] of maps) values[id] = mapCell(entries);
   return values;
 }
 
+/** Skips a field we do not read; groups (wire types 3, 4) and 6, 7 are refused, as the Native reader does. */
+function skipField(reader: protobuf.Reader, tag: number): void {
+  const wire = tag & 7;
+  if (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5) {
+    throw new RangeError(`wire type ${wire} is not used by rstscope`);
+  }
+  reader.skipType(wire);
+}
+
+/** Where a length-delimited part that starts here ends; it must end inside the message. */
+function within(reader: protobuf.Reader, length: number, what: string): number {
+  const end = reader.pos + length;
+  if (end > reader.len) throw new RangeError(`${what} runs past the message`);
+  return end;
+}
+
+/** The part's last field must end where the part does, not beyond it. */
+function ended(reader: protobuf.Reader, end: number, what: string): void {
+  if (reader.pos !== end) throw new RangeError(`a field runs past its ${what}`);
+}
+
 /** A map<string, string> entry: key = 1, value = 2. */
 function readMapEntry(reader: protobuf.Reader, length: number, into: Map<string, string>): void {
-  const end = reader.pos + length;
+  const end = within(reader, length, 'map entry');
   let key = '';
   let value = '';
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag === 0x0a) key = reader.string();
     else if (tag === 0x12) value = reader.string();
-    else reader.skipType(tag & 7);
+    else skipField(reader, tag);
   }
+  ended(reader, end, 'map entry');
   into.set(key, value);
 }
 
@@ -318,13 +355,33 @@ function escape(text: string): string {
     : text;
 }
 
+/** 2^63 − 1 ns as readValue writes it: DateTime64(9)'s last instant. */
+const LAST_TIMESTAMP = '9223372036.854775807';
+
+/** Texts of "seconds.nanoseconds" with as many digits of seconds compare as their times. */
+function afterLastTimestamp(ts: string): boolean {
+  const seconds = ts.indexOf('.');
+  return seconds > 10 || (seconds === 10 && ts > LAST_TIMESTAMP);
+}
+
+/** An address ClickHouse's IPv6 type takes: Node's isIP also accepts a zone ("fe80::1%eth0"). */
+function isPlainIp(text: string): boolean {
+  return isIP(text) !== 0 && !text.includes('%');
+}
+
 function eventProblem(v: (string | null)[]): string | undefined {
   if (v[ID.ts_unix_ns!] === '0.000000000') return 'no timestamp';
+  const ts = v[ID.ts_unix_ns!]!;
+  // ClickHouse reads "123456.000000000" as a malformed date, not seconds: times
+  // before 2001 (10 digits of seconds) cannot go in as text.
+  if (ts.indexOf('.') < 10) return TIMESTAMP_TOO_EARLY;
+  // DateTime64(9) ends at 2^63 − 1 ns (2262): a later time would fail the insert for ever.
+  if (afterLastTimestamp(ts)) return TIMESTAMP_TOO_LATE;
   const direction = v[ID.direction!];
-  if (direction !== 'sent' && direction !== 'received') return `direction ${direction}`;
+  if (direction !== 'sent' && direction !== 'received') return `direction ${shownValue(direction)}`;
   const family = v[ID.family!];
-  if (family !== 'ipv4' && family !== 'ipv6') return `family ${family}`;
-  if (!isIP(v[ID.local_addr!]!) || !isIP(v[ID.remote_addr!]!))
+  if (family !== 'ipv4' && family !== 'ipv6') return `family ${shownValue(family)}`;
+  if (!isPlainIp(v[ID.local_addr!]!) || !isPlainIp(v[ID.remote_addr!]!))
     return 'address is not an IP address';
   if (Number(v[ID.local_port!]) > 0xffff || Number(v[ID.remote_port!]) > 0xffff) {
     return 'port above 65535';

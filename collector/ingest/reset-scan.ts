@@ -15,7 +15,8 @@ export const ID = Object.fromEntries(EVENT.fieldsArray.map((f) => [f.name, f.id]
 >;
 /** Slots per event in the position table: one per field number. */
 export const STRIDE = Math.max(...EVENT.fieldsArray.map((f) => f.id)) + 1;
-const WIRE_TYPE: Record<string, number> = {
+/** The wire type of each scalar type the schema uses. */
+export const WIRE_TYPE: Record<string, number> = {
   fixed64: 1,
   double: 1,
   string: 2,
