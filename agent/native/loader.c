@@ -35,8 +35,9 @@
  * for each record, and the agent gets one batch per interval instead of one
  * event per wakeup: at 10k resets/s, 40 batches of 250 rather than 10 000 of 1.
  * A lone reset still goes at once; under load each waits at most this long, a
- * small part of the 1 s latency budget. 8 MiB of ring buffer holds the 25 ms of
- * the fastest storm this VM makes (~130k/s) twelve times over. */
+ * small part of the 1 s latency budget. The default 8 MiB of ring buffer holds
+ * the 25 ms of the fastest storm this VM makes (~130k/s, ~0.7 MiB) nine times
+ * over before storm aggregation starts at 3/4 full. */
 #define DRAIN_PAUSE_MS 25
 #define LOG_TAIL_LINES 12
 #define DEFAULT_AGGREGATE_SLOTS 4096
