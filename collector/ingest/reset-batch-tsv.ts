@@ -4,12 +4,12 @@
 // The columns are the wire event's fields in field-number order, then both ends
 // of the flow by name (computed here, not on the wire), which the TSV insert
 // names explicitly, so the table's own column order does not matter.
-import { isIP } from 'node:net';
 import protobuf from 'protobufjs';
 import { messageType } from '../../proto/codec.js';
 import type { FlowEnd } from '../../proto/index.js';
 import { batchId } from '../../proto/nats-topology.js';
 import type { FlowEvent, NameFlowEnds } from '../k8s/flow-ends.js';
+import { columnIpVersion } from './ip-bytes.js';
 import { WIRE_TYPE } from './reset-scan.js';
 import { TIMESTAMP_TOO_EARLY, TIMESTAMP_TOO_LATE, shownValue } from './shown-value.js';
 
@@ -364,11 +364,6 @@ function afterLastTimestamp(ts: string): boolean {
   return seconds > 10 || (seconds === 10 && ts > LAST_TIMESTAMP);
 }
 
-/** An address ClickHouse's IPv6 type takes: Node's isIP also accepts a zone ("fe80::1%eth0"). */
-function isPlainIp(text: string): boolean {
-  return isIP(text) !== 0 && !text.includes('%');
-}
-
 function eventProblem(v: (string | null)[]): string | undefined {
   if (v[ID.ts_unix_ns!] === '0.000000000') return 'no timestamp';
   const ts = v[ID.ts_unix_ns!]!;
@@ -381,7 +376,7 @@ function eventProblem(v: (string | null)[]): string | undefined {
   if (direction !== 'sent' && direction !== 'received') return `direction ${shownValue(direction)}`;
   const family = v[ID.family!];
   if (family !== 'ipv4' && family !== 'ipv6') return `family ${shownValue(family)}`;
-  if (!isPlainIp(v[ID.local_addr!]!) || !isPlainIp(v[ID.remote_addr!]!))
+  if (!columnIpVersion(v[ID.local_addr!]!) || !columnIpVersion(v[ID.remote_addr!]!))
     return 'address is not an IP address';
   if (Number(v[ID.local_port!]) > 0xffff || Number(v[ID.remote_port!]) > 0xffff) {
     return 'port above 65535';
