@@ -20,69 +20,21 @@ import { messageType } from '../proto/codec.js';
 import { resetBatchCodec } from '../proto/index.js';
 import type { WireResetEvent } from '../proto/index.js';
 import { openEmbeddedStorage } from './lab/embedded-storage.js';
+import { EVERY_FIELD, NOW_NS, TRICKY as SHARED_TRICKY } from './lab/every-field-event.js';
 
-const TRICKY = 'tab\there, line\nbreak\r, back\\slash, \'quote\', "dq", {brace}:[x], ü, 日本';
+/** The shared tricky text, with characters outside Latin-1 too. */
+const TRICKY = `${SHARED_TRICKY}, 日本`;
 
-// Recent: rows past the retention would be dropped by TTL under the test's feet.
-const NOW_NS = BigInt(Date.now()) * 1_000_000n + 123_456_789n;
-
+/** Every field set, with the extremes of the narrow columns and tricky text in the map. */
 const FULL: WireResetEvent = {
-  ts_unix_ns: String(NOW_NS),
-  direction: 'received',
-  reason: 'NOT_SPECIFIED',
-  accepted: true,
-  drop_reason: 'TCP_RFC7323_PAWS',
-  state: 'ESTABLISHED',
-  prev_state: 'SYN_RECV',
-  family: 'ipv4',
-  local_addr: '10.244.1.12',
+  ...EVERY_FIELD,
   local_port: 65535,
   remote_addr: '0.0.0.0',
-  remote_port: 43122,
   netns: 4294967295,
-  sock_cookie: '18446744073709551615',
-  cgroup_id: '9007199254740993',
-  pid: 4242,
-  tid: 4243,
   comm: TRICKY,
-  pid_source: 'owner',
-  bytes_acked: '9007199254740992',
-  bytes_received: '123456789012',
-  segs_in: 11,
-  segs_out: 12,
-  total_retrans: 3,
-  srtt_us: 250,
-  snd_una: 4294967295,
-  snd_nxt: 1000,
-  rcv_nxt: 2000,
-  isn_local: 3000,
-  isn_remote: 4000,
-  isn_exact: true,
-  unread_bytes: 17,
-  unsent_bytes: 18,
-  linger_on: true,
-  linger_s: 5,
-  last_sent_ms: 350001,
   last_recv_ms: 0,
-  conn_age_ms: 1234.5,
-  trigger_flags: 'ACK|PSH',
-  trigger_seq: 5000,
-  trigger_ack: 6000,
-  rst_ttl: 255,
-  rst_ip_id: 65535,
-  rst_seq: 7000,
-  rst_ack: 8000,
-  rst_window: 512,
-  peer_ttl: 63,
-  survived_idle_ms: 2999,
-  pod_uid: '3f1c2a7e-9b4d-4e21-8c55-0a9d6b7e1f23',
-  pod_name: 'checkout-7d9f8b6c5d-x2x7q',
-  pod_namespace: 'shop',
   container_name: TRICKY,
-  container_id: '4b1e9c0d'.repeat(8),
-  workload: 'Deployment/checkout',
   pod_labels: { app: 'checkout', [TRICKY]: TRICKY, empty: '', "it's": 'a\\b' },
-  pod_source: 'cgroup',
 };
 
 /** Proto3 defaults everywhere but what validation needs; every optional field absent. */
