@@ -7,8 +7,44 @@ import type { ChildProcess } from 'node:child_process';
 import { RSTSCOPE_BIN } from '../test/lab/agent-runner.js';
 import type { Lab } from '../test/lab/lab.js';
 import { readyWhen } from './peers/capturer.js';
-import { parseAgentSummary } from './peers/rstscope-capturer.js';
-import type { AgentSummary } from './peers/rstscope-capturer.js';
+
+/** The numbers the agent's exit summary gives, in either of its two forms. */
+export interface AgentSummary {
+  delivered: number;
+  lostInKernel: number;
+  droppedInAgent: number;
+  aggregated: number;
+  published: number;
+}
+
+/** Reads the exit summary: the JSON line (--json) or the text table (production). */
+export function parseAgentSummary(stderr: string): AgentSummary {
+  const json = stderr.split('\n').find((l) => l.startsWith('{"counters"'));
+  if (json) {
+    const s = JSON.parse(json) as {
+      counters: { delivered: number; lost: number; aggregated?: number };
+      publish?: { published: number; dropped_agent: number };
+    };
+    return {
+      delivered: s.counters.delivered,
+      lostInKernel: s.counters.lost,
+      droppedInAgent: s.publish?.dropped_agent ?? 0,
+      aggregated: s.counters.aggregated ?? 0,
+      published: s.publish?.published ?? 0,
+    };
+  }
+  const n = (re: RegExp) => Number(re.exec(stderr)?.[1] ?? 0);
+  const delivered = /events delivered: (\d+)/.exec(stderr);
+  if (!delivered) throw new Error(`no exit summary in the agent's output: ${stderr.slice(-2000)}`);
+  return {
+    delivered: Number(delivered[1]),
+    lostInKernel: n(/lost in the kernel[^:]*: (\d+)/),
+    droppedInAgent: n(/dropped in the agent[^:]*: (\d+)/),
+    // Resets summed into storm aggregates in the kernel, not recorded one by one.
+    aggregated: n(/aggregated[^:\n]*: (\d+)/),
+    published: n(/published to JetStream: (\d+)/),
+  };
+}
 
 /** One row of the agent's kernel counters (exact, per namespace, direction and reason). */
 export interface KernelCount {
@@ -38,7 +74,7 @@ export function parseKernelCounts(stderr: string): KernelCount[] {
   return rows;
 }
 
-/** After the NATS connection: time for the stream and the first heartbeat, as the capture bench. */
+/** After the NATS connection: time for the stream and the first heartbeat. */
 const SETTLE_MS = 1_000;
 
 export class ProductionAgent {
