@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 # Build: clang/llvm/bpftool/libbpf for the BPF object and the loader.
 # Lab and tests: iproute2 (ip netns, nstat), iptables/nftables/conntrack,
 # hping3 and tcpdump (crafted and observed packets), setpriv (util-linux),
-# iperf3 (benchmarks). Pipeline: nats-server (JetStream; `rstscope up` and tests).
+# iperf3 (benchmarks), faketime (a host with a skewed clock). Pipeline: nats-server (JetStream; `rstscope up` and tests).
 PACKAGES=(clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev make gcc pkg-config
   iproute2 iptables nftables conntrack hping3 tcpdump util-linux libcap2-bin iperf3
-  nats-server)
+  nats-server faketime)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
