@@ -5,6 +5,7 @@ export class AgentConfigError extends Error {
   override name = 'AgentConfigError';
 }
 
+/** CAP_BPF or CAP_PERFMON missing, or held only in a user namespace (agent/capabilities.ts). */
 export class MissingCapabilityError extends Error {
   override name = 'MissingCapabilityError';
 }
