@@ -22,6 +22,8 @@ import { isLoopback } from './query/server-security.js';
 import type { QuerySecurityConfig } from './query/server-security.js';
 import { checkToken, TOKEN_ENV, TokenError } from './query/token-file.js';
 import { DEFAULT_DATABASE, DEFAULT_RETENTION_DAYS, DEFAULT_USER } from './storage/open-storage.js';
+import { ROLE_OPTIONS, ROLE_USAGE, roleConfig } from './storage/role-config.js';
+import type { RoleConfig } from './storage/role-config.js';
 import type { StorageOptions } from './storage/storage.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -38,6 +40,8 @@ export interface CollectorConfig {
   querySecurity: QuerySecurityConfig;
   /** ClickHouse: a server when url is set (env CLICKHOUSE_URL), else chDB under dataDir. */
   storage: StorageOptions;
+  /** ClickHouse users per job and --migrate-only (default: one user does all; see role-config.ts). */
+  roles: RoleConfig;
   /** Insert when this many rows wait (default 50000) or the oldest waited maxDelayMs (1000). */
   ingest: IngestLimits;
   /** Larger messages are dead-lettered (default 1 MiB, NATS's own max_payload). */
@@ -70,6 +74,7 @@ read-only queries over gRPC.
                       --clickhouse-url is given (default ${DEFAULT_DATA_DIR})
   --clickhouse-url URL  a ClickHouse server, http(s)://HOST:PORT (env CLICKHOUSE_URL);
                       the password comes from env CLICKHOUSE_PASSWORD
+${ROLE_USAGE}
   --retention-days N  rows older than N days are dropped (default ${DEFAULT_RETENTION_DAYS})
   --durable NAME      the JetStream consumer shared by all collectors (default ${DEFAULT_DURABLE})
   --max-insert-rows N / --max-insert-delay-ms N
@@ -125,6 +130,7 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
         'token-file': { type: 'string' },
         'allow-plaintext-token': { type: 'boolean', default: false },
         ...KUBE_OPTIONS,
+        ...ROLE_OPTIONS,
         inventory: { type: 'string' },
       },
       strict: true,
@@ -175,6 +181,7 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
       dataDir: join(resolve(values['data-dir']), 'clickhouse'),
       retentionDays: positiveInt('--retention-days', values['retention-days'], 3650),
     },
+    roles: roleConfig(values, env, url),
     ingest: {
       maxRows: positiveInt('--max-insert-rows', values['max-insert-rows'], 1_000_000),
       maxDelayMs: positiveInt('--max-insert-delay-ms', values['max-insert-delay-ms'], 60_000),

@@ -12,7 +12,7 @@ import { NatsIntake } from './nats-intake.js';
 import { NatsResetFeed } from './query/nats-reset-feed.js';
 import { startQueryServer } from './query/query-server.js';
 import { loadQuerySecurity } from './query/server-security.js';
-import { openStorage } from './storage/open-storage.js';
+import { migrateOnly, openCollectorStorage } from './storage/collector-storage.js';
 
 const STATS_EVERY_MS = 60_000;
 
@@ -20,11 +20,18 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
   const log = pino({ name: 'rstscope-collector' }, pino.destination(2));
   // Certificate, key and token files first: a bad one must stop startup before anything opens.
   const security = loadQuerySecurity(config.querySecurity, config.listen, log);
-  const storage = await openStorage(config.storage);
-  const cleanups: (() => Promise<void>)[] = [() => storage.close()];
+  if (config.roles.migrateOnly) {
+    const { applied, current, location } = await migrateOnly(config.storage);
+    log.info({ applied, schema_version: current }, `schema ready: ${location}`);
+    return 0;
+  }
+  // With a query user, `storage` is the writer and `stores.reader` answers queries.
+  const stores = await openCollectorStorage(config.storage, config.roles.queryUser);
+  const storage = stores.writer;
+  const cleanups: (() => Promise<void>)[] = [() => stores.close()];
   try {
-    const { applied, current } = await storage.migrate();
-    log.info({ applied, schema_version: current }, `storage ready: ${storage.location}`);
+    const { applied, current, migrated } = stores.schema;
+    log.info({ applied, schema_version: current, migrated }, `storage ready: ${storage.location}`);
     // Diagnoses stored ahead keep queries over millions of resets under a
     // second (docs/diagnosis.md). Only on embedded chDB, where this collector
     // is the only writer: collectors sharing a ClickHouse server would each
@@ -62,7 +69,7 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
     cleanups.unshift(() => resetFeed.close());
     const server = await startQueryServer({
       listen: config.listen,
-      storage,
+      storage: stores.reader,
       log,
       ...security,
       resetFeed,

@@ -44,23 +44,17 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
     this.location = redact(options.url);
   }
 
-  /** Connects and creates the database if it is absent. */
+  /**
+   * Connects and checks the user logs in. The database is created by migrate(),
+   * not here: a collector running as the writer may not create it (Roles in
+   * docs/storage.md), and must be told the schema is missing instead.
+   */
   static async open(options: ClickHouseServerStorageOptions): Promise<ClickHouseServerStorage> {
-    const database = quoteIdentifier(options.database);
-    const base = {
-      ...credentials(options),
-      tls: await readTls(options.tls),
-      clickhouse_settings: CLIENT_SETTINGS,
-      // bigint values (exact 64-bit) go out as decimal strings.
-      json: { parse: JSON.parse, stringify: toJson },
-      // Every failure reaches the caller as a StorageError, which the collector logs
-      // with its own logger; the client's console logging would say it twice.
-      log: { level: ClickHouseLogLevel.OFF },
-    };
-    // A request naming a database that does not exist fails, CREATE DATABASE included.
+    const base = await clientOptions(options);
+    // A request naming a database that does not exist fails: this one names none.
     const bootstrap = createClient(base);
     try {
-      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+      await bootstrap.command({ query: 'SELECT 1' });
     } catch (err) {
       throw connectError(err, options);
     } finally {
@@ -72,7 +66,18 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
     );
   }
 
-  migrate(): Promise<{ applied: number[]; current: number }> {
+  /** Creates the database if it is absent, then applies pending migrations. */
+  async migrate(): Promise<{ applied: number[]; current: number }> {
+    const bootstrap = createClient(await clientOptions(this.options));
+    try {
+      await bootstrap.command({
+        query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.options.database)}`,
+      });
+    } catch (err) {
+      throw this.error(err, `cannot create database ${this.options.database}`);
+    } finally {
+      await bootstrap.close();
+    }
     return migrate(this, this.options.retentionDays);
   }
 
@@ -165,6 +170,19 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
     const { line, type } = engineErrorLine(err);
     return new StorageError(context ? `${context}: ${line}` : line, { cause: err, type });
   }
+}
+
+async function clientOptions(options: ClickHouseServerStorageOptions) {
+  return {
+    ...credentials(options),
+    tls: await readTls(options.tls),
+    clickhouse_settings: CLIENT_SETTINGS,
+    // bigint values (exact 64-bit) go out as decimal strings.
+    json: { parse: JSON.parse, stringify: toJson },
+    // Every failure reaches the caller as a StorageError, which the collector logs
+    // with its own logger; the client's console logging would say it twice.
+    log: { level: ClickHouseLogLevel.OFF },
+  };
 }
 
 async function readTls(
