@@ -329,6 +329,10 @@ export function storageBehaviour(ctx: BehaviourContext): void {
         covered_from: `${DAY} 12:00:00.000000000`,
         aggregated: '0',
         aggregates: [],
+        sent_netns: [],
+        kernel_out_rsts: [],
+        seen_sent: [],
+        clock_offset_ms: null,
       },
     ]);
   });

@@ -35,6 +35,7 @@ const heartbeat: AgentHeartbeat = {
   covered_from_unix_ns: (NOW_NS - 60_000_000_000n).toString(),
   covered_to_unix_ns: NOW_NS.toString(),
   interval_s: 10,
+  sent_resets: [],
   aggregates: [
     {
       netns: 4026532000,

@@ -1,6 +1,7 @@
 // The heartbeat message: who this agent is, what it covers, what it has counted.
 import type { AgentHeartbeat } from '../../proto/index.js';
 import type { ResetAggregate } from '../../proto/index.js';
+import type { NetnsSentCount } from './kernel-sent-resets.js';
 
 export const HEARTBEAT_INTERVAL_S = 10;
 
@@ -34,6 +35,7 @@ export function buildHeartbeat(
   totals: AgentTotals,
   nowNs: bigint,
   aggregates: ResetAggregate[] = [],
+  sent: readonly NetnsSentCount[] = [],
 ): AgentHeartbeat {
   return {
     host: who.host,
@@ -59,5 +61,10 @@ export function buildHeartbeat(
     covered_to_unix_ns: nowNs.toString(),
     interval_s: HEARTBEAT_INTERVAL_S,
     aggregates,
+    sent_resets: sent.map((n) => ({
+      inode: n.inode,
+      kernel_out_rsts: n.kernelOutRsts.toString(),
+      seen_sent: n.seenSent.toString(),
+    })),
   };
 }

@@ -2,6 +2,7 @@
 // what it counted, stored and lost, how late its news arrives) and the
 // collector's own backlog (Fleet).
 import { addressForPeople } from '../../collector/diagnosis/endpoint.js';
+import { MATCH_TOLERANCE_S } from '../../collector/diagnosis/flow-matching.js';
 import type { CollectorStatus, FleetAgent, FleetRequest } from '../../proto/index.js';
 import type { CollectorConnection } from '../collector-connection.js';
 import { CONNECTION_OPTIONS } from '../collector-connection.js';
@@ -29,9 +30,14 @@ export const FLEET_USAGE = `usage: rstscope fleet [--host NAME] [--stale-after A
 Lists the agents that sent heartbeats, one row each: live or stale, kernel and
 agent version, what they cover (network namespaces, addresses), the resets
 their kernel saw against those stored and missing, what they lost (in the
-kernel, in the agent) or still buffer, how late their heartbeats arrive and
-when the last came; then the collector's own state (NATS backlog, rows
-inserted, messages dead-lettered).
+kernel, in the agent) or still buffer, the sent resets their kernel counted
+that no agent saw (unseen: while the agent was stopped, or after a killed
+agent's last heartbeat; received resets have no kernel counter), how far their
+clock is from the NATS server's, how late their heartbeats arrive and when the
+last came; then the collector's own state (NATS backlog, rows inserted,
+messages dead-lettered). A clock more than half the matching tolerance
+(±${MATCH_TOLERANCE_S} s) off gets a warning: past it, resets on that host no
+longer pair with their other end.
   --host NAME         only this host's agent
   --stale-after AGE   an agent silent this long is stale (default ${DEFAULT_STALE_AFTER})
 ${QUERY_VERB_OPTIONS}
@@ -85,6 +91,7 @@ export function runFleetCommand(
         if (agents.length) io.stdout.write(fleetTable(agents).join('\n') + '\n');
         if (collector) io.stdout.write(`${collectorLine(collector)}\n`);
       }
+      for (const line of skewWarnings(agents)) io.stderr.write(`${line}\n`);
       if (agents.length === 0) {
         const host = config.request.host;
         io.stderr.write(
@@ -115,6 +122,8 @@ function fleetTable(agents: readonly FleetAgent[], now: Date = new Date()): stri
       n('lost_kernel'),
       n('dropped_agent'),
       n('buffered'),
+      n('unseen'),
+      n('clock'),
       n('lag'),
       { name: 'heartbeat' },
     ],
@@ -131,10 +140,35 @@ function fleetTable(agents: readonly FleetAgent[], now: Date = new Date()): stri
       lost_kernel: a.counters?.lost_kernel,
       dropped_agent: a.counters?.dropped_agent,
       buffered: a.counters?.buffered,
+      unseen: a.unseen_sent,
+      clock: a.clock_offset_ms === undefined ? '' : offsetText(a.clock_offset_ms),
       lag: durationText(a.delivery_lag_ms),
       heartbeat: agoText(a.last_heartbeat_unix_ns, now),
     })),
   );
+}
+
+/** Past half the tolerance a skew is worth fixing before it breaks matching. */
+const SKEW_WARNING_MS = (MATCH_TOLERANCE_S * 1000) / 2;
+
+function offsetText(ms: number): string {
+  return `${ms < 0 ? '-' : '+'}${durationText(Math.abs(ms))}`;
+}
+
+/** One line per live agent whose clock is off the NATS server's by more than SKEW_WARNING_MS. */
+export function skewWarnings(agents: readonly FleetAgent[]): string[] {
+  return agents
+    .filter(
+      (a) =>
+        a.status === 'live' &&
+        a.clock_offset_ms !== undefined &&
+        Math.abs(a.clock_offset_ms) > SKEW_WARNING_MS,
+    )
+    .map(
+      (a) =>
+        `rstscope fleet: ${a.host}'s clock is ${offsetText(a.clock_offset_ms!)} off the NATS server's; ` +
+        `resets pair with their other end only within ±${MATCH_TOLERANCE_S} s (sync its clock: chrony or systemd-timesyncd)`,
+    );
 }
 
 /** collector: chdb /var/lib/…; NATS pending 0, ack pending 0; 1 234 rows inserted; 0 dead-lettered */

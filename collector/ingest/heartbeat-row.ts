@@ -4,8 +4,16 @@ import type { AgentHeartbeat } from '../../proto/index.js';
 import { formatTimestamp } from '../../proto/timestamps.js';
 import type { Row } from '../storage/storage.js';
 
-export function heartbeatRow(h: AgentHeartbeat): Row {
+/**
+ * receivedAtNs: when JetStream stored the message (its timestamp, by the NATS
+ * server's clock). The heartbeat's covered_to is the agent's clock at sending, so
+ * their difference is the agent's clock offset plus the publish delay (a few ms):
+ * the skew that reset matching tolerates up to MATCH_TOLERANCE_S (docs/diagnosis.md).
+ * Not the collector's clock: a collector catching up a backlog would read as skew.
+ */
+export function heartbeatRow(h: AgentHeartbeat, receivedAtNs?: bigint): Row {
   const c = h.counters;
+  const sent = h.sent_resets ?? [];
   return {
     ts: formatTimestamp(BigInt(h.covered_to_unix_ns)),
     host: h.host,
@@ -40,5 +48,12 @@ export function heartbeatRow(h: AgentHeartbeat): Row {
     })),
     covered_from: formatTimestamp(BigInt(h.covered_from_unix_ns)),
     interval_s: h.interval_s,
+    sent_netns: sent.map((n) => n.inode),
+    kernel_out_rsts: sent.map((n) => n.kernel_out_rsts),
+    seen_sent: sent.map((n) => n.seen_sent),
+    clock_offset_ms:
+      receivedAtNs === undefined
+        ? null
+        : Number((BigInt(h.covered_to_unix_ns) - receivedAtNs) / 1_000_000n),
   };
 }

@@ -42,6 +42,9 @@ interface AgentRow {
   lag_ms: number;
   age_ms: number;
   stored: string;
+  kernel_sent: string;
+  unseen_sent: string;
+  clock_offset_ms: number | null;
 }
 
 const LATEST = [
@@ -61,7 +64,46 @@ const LATEST = [
   'decoded',
   'aggregated',
   'interval_s',
+  'clock_offset_ms',
 ];
+
+/**
+ * Per agent run: the sent resets its namespaces' kernels counted (TcpOutRsts) and
+ * those no run counted, from the heartbeat before the run's first to its last.
+ * Heartbeats of one boot are taken in order whatever their run, per namespace:
+ * each step adds the kernel's increase and takes away what the agent counted in it
+ * (the same run: its increase; a new run: all it counted since it started). So a
+ * stop, a crash, a killed run's resets after its last heartbeat all land in the
+ * step that spans them, in the next run's row. The first heartbeat that reports a
+ * namespace in a boot is its baseline. A namespace whose counter went down was
+ * made again under a reused inode: its count starts from zero.
+ */
+const SENT_GAPS = `
+  heartbeats AS (
+    SELECT host, boot_id, run_id, ts,
+           any(sent_netns) AS ns_list, any(kernel_out_rsts) AS k_list, any(seen_sent) AS s_list
+    FROM agents HOST_FILTER
+    GROUP BY host, boot_id, run_id, ts
+  ),
+  steps AS (
+    SELECT host, boot_id, run_id, toInt64(k) AS k, toInt64(s) AS s,
+           lagInFrame(toInt64(k)) OVER w AS prev_k, lagInFrame(toInt64(s)) OVER w AS prev_s,
+           lagInFrame(run_id) OVER w AS prev_run, row_number() OVER w AS n,
+           if(k >= prev_k, k - prev_k, k) AS kernel_step,
+           if(prev_run = run_id AND s >= prev_s, s - prev_s, s) AS seen_step
+    FROM heartbeats
+    ARRAY JOIN ns_list AS ns, k_list AS k, s_list AS s
+    WINDOW w AS (PARTITION BY host, boot_id, ns ORDER BY ts, run_id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+  ),
+  gaps AS (
+    SELECT CAST(host AS String) AS host, CAST(boot_id AS String) AS boot_id,
+           toString(run_id) AS run_id,
+           sumIf(kernel_step, n > 1) AS kernel_sent,
+           sumIf(kernel_step - seen_step, n > 1) AS unseen_sent
+    FROM steps
+    GROUP BY host, boot_id, run_id
+  )`;
 
 export function fleetHandler(deps: QueryServiceDeps) {
   return unaryHandler<FleetRequest, FleetResponse>('Fleet', deps, async (request, queries) => {
@@ -76,7 +118,8 @@ export function fleetHandler(deps: QueryServiceDeps) {
     // host/boot_id/run_id/. A redelivered heartbeat (same key, not yet merged
     // away) has the same values, so argMax over ts reads it once.
     const rows = await queries.rows<AgentRow>(
-      `WITH runs AS (
+      `WITH ${SENT_GAPS.replace('HOST_FILTER', onlyHost)},
+         runs AS (
            SELECT CAST(host AS String) AS host, CAST(boot_id AS String) AS boot_id,
                   toString(run_id) AS run_id,
                   ${LATEST.map((c) => `argMax(${c}, ts) AS ${c}`).join(', ')},
@@ -95,9 +138,13 @@ export function fleetHandler(deps: QueryServiceDeps) {
            GROUP BY run_key
          )
          SELECT runs.*, dateDiff('millisecond', last_ts, now64(3)) AS age_ms,
-                ifNull(stored.stored, 0) AS stored
+                ifNull(stored.stored, 0) AS stored,
+                toString(ifNull(gaps.kernel_sent, 0)) AS kernel_sent,
+                toString(ifNull(gaps.unseen_sent, 0)) AS unseen_sent
          FROM runs
          LEFT JOIN stored ON stored.run_key = concat(runs.host, '/', runs.boot_id, '/', runs.run_id)
+         LEFT JOIN gaps ON gaps.host = runs.host AND gaps.boot_id = runs.boot_id
+                       AND gaps.run_id = runs.run_id
          ORDER BY host, last_ts DESC, boot_id, run_id
          LIMIT ${MAX_AGENT_RUNS}`,
       params,
@@ -142,6 +189,9 @@ function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {
     // Aggregated resets are stored too, as counts in reset_aggregates.
     missing: String(BigInt(r.seen) - BigInt(r.stored) - BigInt(r.aggregated)),
     stored: r.stored,
+    kernel_sent: r.kernel_sent,
+    unseen_sent: r.unseen_sent,
+    ...(r.clock_offset_ms === null ? {} : { clock_offset_ms: r.clock_offset_ms }),
   };
 }
 

@@ -46,6 +46,11 @@ export const MIGRATIONS: readonly Migration[] = [
       resetAggregatesViewDdl('reset_aggregates_from_agents', 'agents', 'reset_aggregates'),
     ],
   },
+  {
+    version: 7,
+    name: 'agents: the kernel’s sent resets per namespace, and the clock offset',
+    statements: addedColumnsDdl(AGENTS, 7),
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

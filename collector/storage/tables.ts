@@ -261,6 +261,32 @@ export const AGENTS: TableDefinition = {
         'The storm aggregates this heartbeat carried, one row each in the aggregates table',
       ),
     ]),
+    ...since(7, [
+      col(
+        'sent_netns',
+        'Array(UInt32)',
+        TEXT,
+        'Covered namespaces whose kernel reset counter the agent read (kernel_out_rsts, seen_sent)',
+      ),
+      col(
+        'kernel_out_rsts',
+        'Array(UInt64)',
+        TEXT,
+        'TcpOutRsts of each sent_netns: the kernel’s count of resets it sent since it was created',
+      ),
+      col(
+        'seen_sent',
+        'Array(UInt64)',
+        TEXT,
+        'Sent resets this run counted in each sent_netns, since the run started',
+      ),
+      col(
+        'clock_offset_ms',
+        'Nullable(Int64)',
+        PLAIN,
+        'The agent’s clock minus the JetStream server’s when this heartbeat arrived (NULL: unknown)',
+      ),
+    ]),
   ],
   // A redelivered heartbeat has the same key and collapses at merge time;
   // readers that must not see it twice use FINAL or argMax.

@@ -150,6 +150,22 @@ export const descriptor = {
                 }
               }
             },
+            "NetnsSentResets": {
+              "fields": {
+                "inode": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "kernel_out_rsts": {
+                  "type": "uint64",
+                  "id": 2
+                },
+                "seen_sent": {
+                  "type": "uint64",
+                  "id": 3
+                }
+              }
+            },
             "AgentHeartbeat": {
               "fields": {
                 "host": {
@@ -206,6 +222,11 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "ResetAggregate",
                   "id": 13
+                },
+                "sent_resets": {
+                  "rule": "repeated",
+                  "type": "NetnsSentResets",
+                  "id": 14
                 }
               }
             },
@@ -829,6 +850,13 @@ export const descriptor = {
               }
             },
             "FleetAgent": {
+              "oneofs": {
+                "_clock_offset_ms": {
+                  "oneof": [
+                    "clock_offset_ms"
+                  ]
+                }
+              },
               "fields": {
                 "host": {
                   "type": "string",
@@ -895,6 +923,21 @@ export const descriptor = {
                 "stored": {
                   "type": "uint64",
                   "id": 16
+                },
+                "kernel_sent": {
+                  "type": "uint64",
+                  "id": 17
+                },
+                "unseen_sent": {
+                  "type": "int64",
+                  "id": 18
+                },
+                "clock_offset_ms": {
+                  "type": "double",
+                  "id": 19,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
@@ -1443,6 +1486,12 @@ export interface ResetAggregate {
   last_unix_ns: string;
 }
 
+export interface NetnsSentResets {
+  inode: number;
+  kernel_out_rsts: string;
+  seen_sent: string;
+}
+
 export interface AgentHeartbeat {
   host: string;
   boot_id: string;
@@ -1457,6 +1506,7 @@ export interface AgentHeartbeat {
   covered_to_unix_ns: string;
   interval_s: number;
   aggregates: ResetAggregate[];
+  sent_resets: NetnsSentResets[];
 }
 
 export interface ResetFilter {
@@ -1638,6 +1688,9 @@ export interface FleetAgent {
   delivery_lag_ms: number;
   missing: string;
   stored: string;
+  kernel_sent: string;
+  unseen_sent: string;
+  clock_offset_ms?: number;
 }
 
 export interface CollectorStatus {
