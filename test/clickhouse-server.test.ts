@@ -6,7 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roleNames } from '../collector/storage/clickhouse-roles.js';
+import { rolesSql } from '../collector/storage/clickhouse-roles-sql.js';
+import { migrateOnly, openCollectorStorage } from '../collector/storage/collector-storage.js';
 import { StorageError } from '../collector/storage/errors.js';
+import { LATEST_VERSION } from '../collector/storage/migrations.js';
 import { DEFAULT_RETENTION_DAYS, openStorage } from '../collector/storage/open-storage.js';
 import type { Storage, StorageOptions } from '../collector/storage/storage.js';
 import { storageBehaviour } from './storage-behaviour.js';
@@ -75,6 +79,69 @@ describe.skipIf(skipped !== '')(`ClickHouse server storage${skipped}`, () => {
   it('says where the data lives', () => {
     expect(storage).toMatchObject({ backend: 'clickhouse' });
     expect(storage?.location).not.toMatch(/:[^/@]*@/);
+  });
+
+  it('runs with roles: the owner migrates, the collector writes as the writer and answers queries as the reader', async () => {
+    const admin = await open(DEFAULT_RETENTION_DAYS);
+    const names = roleNames(database);
+    const secret = (who: string) => `${who}-${randomBytes(8).toString('hex')}`;
+    const passwords = { migrator: secret('m'), collector: secret('c'), api: secret('a') };
+    const { statements } = rolesSql(database, passwords);
+    const as = (user: string, password: string): StorageOptions => ({
+      ...server,
+      user,
+      password,
+      database,
+      dataDir: '',
+      retentionDays: DEFAULT_RETENTION_DAYS,
+    });
+    try {
+      for (const statement of statements) await admin.command(statement);
+      const owner = await migrateOnly(as(names.users.migrator, passwords.migrator));
+      expect(owner.current).toBe(LATEST_VERSION);
+      const stores = await openCollectorStorage(as(names.users.collector, passwords.collector), {
+        user: names.users.api,
+        password: passwords.api,
+      });
+      try {
+        expect(stores.schema).toEqual({ applied: [], current: LATEST_VERSION, migrated: false });
+        const whoami = 'SELECT currentUser() AS user';
+        expect(await stores.writer.query(whoami)).toEqual([{ user: names.users.collector }]);
+        expect(await stores.reader.query(whoami)).toEqual([{ user: names.users.api }]);
+        await stores.writer.insert('addresses', [
+          {
+            kind: 'inventory',
+            range_start: '::ffff:10.0.0.1',
+            range_end: '::ffff:10.0.0.1',
+            name: 'gw',
+          },
+        ]);
+        await expect(stores.writer.query('SELECT name FROM addresses')).rejects.toMatchObject({
+          type: 'ACCESS_DENIED',
+        });
+        await expect(stores.writer.migrate()).rejects.toMatchObject({ type: 'ACCESS_DENIED' });
+        await expect(stores.reader.insert('addresses', [{ name: 'x' }])).rejects.toMatchObject({
+          type: expect.stringMatching(/ACCESS_DENIED|READONLY/),
+        });
+        const answer = await stores.reader.readOnlyQuery({
+          sql: 'SELECT count() AS n FROM addresses',
+          params: {},
+          maxRows: 10,
+          timeoutMs: 5_000,
+        });
+        expect(answer.rows).toEqual(['{"n":"1"}']);
+      } finally {
+        await stores.close();
+      }
+    } finally {
+      for (const user of Object.values(names.users))
+        await admin.command(`DROP USER IF EXISTS ${user}`);
+      for (const role of Object.values(names.roles))
+        await admin.command(`DROP ROLE IF EXISTS ${role}`);
+      for (const profile of Object.values(names.profiles)) {
+        await admin.command(`DROP SETTINGS PROFILE IF EXISTS ${profile}`);
+      }
+    }
   });
 
   storageBehaviour({
