@@ -5,6 +5,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KubeConfig } from '../k8s/index.js';
 import { KUBE_OPTIONS, KUBE_USAGE, kubeConfigFromFlags } from '../k8s/kube-flags.js';
+import {
+  NATS_AUTH_FLAGS_USAGE,
+  NATS_AUTH_OPTIONS,
+  NatsAuthConfigError,
+  natsAuthFromFlags,
+} from '../proto/nats-auth-options.js';
+import type { NatsAuth } from '../proto/nats-auth-options.js';
 import { NATS_URL_FORM, splitNatsServers } from '../proto/nats-topology.js';
 import { AgentConfigError } from './errors.js';
 import { DEFAULT_BATCH_MAX_DELAY_MS } from './publish/batch-builder.js';
@@ -43,6 +50,8 @@ export interface AgentConfig {
   assumeNoReason: boolean;
   /** NATS servers to publish to (default none: print only; env RSTSCOPE_NATS). */
   nats: string[];
+  /** TLS and credentials for NATS (default none; docs/security.md). */
+  natsAuth: NatsAuth;
   /** Bytes of batches held while NATS is unreachable (default 64 MiB). */
   bufferBytes: number;
   /** Longest a reset waits in a partial batch, ms (default 200). */
@@ -61,6 +70,8 @@ export interface AgentConfig {
 export const AGENT_USAGE = `usage: rstscope agent [--json] [--netns NAME|PATH|INODE]... [--host NAME]
                       [--ringbuf-mb N] [--duration SECONDS]
                       [--nats URL[,URL]] [--buffer-kb N] [--batch-delay-ms N]
+                      [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]
+                      [--nats-nkey FILE | --nats-user NAME [--nats-password-file FILE]]
                       [--kube auto|on|off] [--kube-api URL] [--node-name NAME]
                       [--cgroup-root PATH]
 
@@ -77,6 +88,8 @@ Captures every TCP reset this host's kernel sends or receives: printed, or with
   --aggregate-slots N  storm aggregates kept in the kernel per second, ${MIN_AGGREGATE_SLOTS} to ${MAX_AGGREGATE_SLOTS} (default ${DEFAULT_AGGREGATE_SLOTS})
   --duration S      stop after S seconds (default: until Ctrl-C)
   --assume-no-reason  report reasons as UNKNOWN, as an older kernel would (testing)
+Securing NATS (docs/security.md):
+${NATS_AUTH_FLAGS_USAGE}
 Kubernetes (each reset named with its pod, container and workload):
 ${KUBE_USAGE}
   --node-name NAME         this node as the API names it (default: $NODE_NAME or the host name)
@@ -99,6 +112,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
         nats: { type: 'string' },
         'buffer-kb': { type: 'string', default: String(DEFAULT_OUTBOX_MAX_BYTES / 1024) },
         'batch-delay-ms': { type: 'string', default: String(DEFAULT_BATCH_MAX_DELAY_MS) },
+        ...NATS_AUTH_OPTIONS,
         ...KUBE_OPTIONS,
         'node-name': { type: 'string' },
         'cgroup-root': { type: 'string' },
@@ -152,6 +166,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
   if (invalid !== undefined) {
     throw new AgentConfigError(`--nats ${invalid}: expected ${NATS_URL_FORM}`);
   }
+  const natsAuth = agentNatsAuth(values, env, nats);
   const bufferKb = Number(values['buffer-kb']);
   // Bounded so the byte count stays an exact number (1e308 KiB was Infinity bytes).
   if (!Number.isInteger(bufferKb) || bufferKb < 1 || bufferKb > MAX_BUFFER_KB) {
@@ -188,6 +203,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     nodeName,
     cgroupRoot,
     nats,
+    natsAuth,
     bufferBytes: bufferKb * 1024,
     batchDelayMs,
     json: values.json,
@@ -199,4 +215,21 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     loaderPath: env.RSTSCOPE_LOADER ? resolve(env.RSTSCOPE_LOADER) : DEFAULT_LOADER_PATH,
     assumeNoReason: values['assume-no-reason'],
   };
+}
+
+function agentNatsAuth(
+  flags: Parameters<typeof natsAuthFromFlags>[0],
+  env: NodeJS.ProcessEnv,
+  nats: string[],
+): NatsAuth {
+  const given = Object.keys(NATS_AUTH_OPTIONS).find((f) => flags[f as keyof typeof flags]);
+  if (given !== undefined && !nats.length) {
+    throw new AgentConfigError(`--${given} has no effect without --nats: add the NATS URL`);
+  }
+  try {
+    return natsAuthFromFlags(flags, env, nats);
+  } catch (err) {
+    if (err instanceof NatsAuthConfigError) throw new AgentConfigError(err.message, { cause: err });
+    throw err;
+  }
 }

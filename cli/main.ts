@@ -14,6 +14,7 @@ import {
   runCollector,
 } from '../collector/index.js';
 import { LAB_USAGE, runLabCommand } from './lab-command.js';
+import { NATS_AUTH_USAGE, runNatsAuthCommand } from './nats-auth-command.js';
 import {
   DIAGNOSE_USAGE,
   EXPLAIN_USAGE,
@@ -43,6 +44,7 @@ commands:
   collector  store the resets agents publish on NATS in ClickHouse; serve queries
   schema     print the ClickHouse DDL, single-node or --cluster NAME
   lab        build the lab's network namespaces and show resets in them
+  nats-auth  make NATS credentials: an nkey per agent host, one for the collectors
 
 query the collector (--server HOST:PORT, default $RSTSCOPE_SERVER or 127.0.0.1:7470):
   diagnose     the top causes of resets and the middleboxes that injected them
@@ -62,6 +64,7 @@ const COMMAND_USAGE: Record<string, string> = {
   up: UP_USAGE,
   schema: SCHEMA_USAGE,
   lab: LAB_USAGE,
+  'nats-auth': NATS_AUTH_USAGE,
   sql: SQL_USAGE,
   explain: EXPLAIN_USAGE,
   diagnose: DIAGNOSE_USAGE,
@@ -102,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
       return runSchemaCommand(rest);
     case 'lab':
       return runLabCommand(rest);
+    case 'nats-auth':
+      return runNatsAuthCommand(rest);
     case 'sql':
       return runSqlCommand(rest, process.env);
     case 'explain':

@@ -5,6 +5,13 @@ import { parseArgs } from 'node:util';
 import { KUBE_OPTIONS, KUBE_USAGE, KubeConfigError, kubeConfigFromFlags } from '../k8s/index.js';
 import type { KubeConfig } from '../k8s/index.js';
 import {
+  NATS_AUTH_FLAGS_USAGE,
+  NATS_AUTH_OPTIONS,
+  NatsAuthConfigError,
+  natsAuthFromFlags,
+} from '../proto/nats-auth-options.js';
+import type { NatsAuth } from '../proto/nats-auth-options.js';
+import {
   DEFAULT_DURABLE,
   MAX_MESSAGE_BYTES,
   NATS_URL_FORM,
@@ -32,6 +39,8 @@ export const DEFAULT_DATA_DIR = '/var/lib/rstscope';
 export interface CollectorConfig {
   /** NATS servers (default nats://127.0.0.1:4222; env RSTSCOPE_NATS). */
   nats: string[];
+  /** TLS and credentials for NATS (default none; docs/security.md). */
+  natsAuth: NatsAuth;
   /** The durable consumer all collectors share (default rstscope-collector). */
   durable: string;
   /** Where the gRPC query service listens (default 127.0.0.1:7470). */
@@ -55,6 +64,8 @@ export interface CollectorConfig {
 }
 
 export const COLLECTOR_USAGE = `usage: rstscope collector [--nats URL[,URL]] [--listen HOST:PORT]
+                          [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]
+                          [--nats-nkey FILE | --nats-user NAME [--nats-password-file FILE]]
                           [--data-dir DIR] [--clickhouse-url URL] [--clickhouse-user USER]
                           [--clickhouse-database DB] [--clickhouse-ca FILE]
                           [--clickhouse-cert FILE --clickhouse-key FILE]
@@ -82,6 +93,9 @@ ${ROLE_USAGE}
   --max-message-bytes N  larger messages are dead-lettered (default ${MAX_MESSAGE_BYTES})
   --ack-wait-ms N     redeliver what a dead collector pulled after N ms (default ${DEFAULT_ACK_WAIT_MS};
                       applies when the consumer is created)
+
+Securing NATS (docs/security.md):
+${NATS_AUTH_FLAGS_USAGE}
 
 Securing the query service (files are read at startup; restart to rotate them):
   --tls-cert FILE --tls-key FILE
@@ -129,6 +143,7 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
         'tls-client-ca': { type: 'string' },
         'token-file': { type: 'string' },
         'allow-plaintext-token': { type: 'boolean', default: false },
+        ...NATS_AUTH_OPTIONS,
         ...KUBE_OPTIONS,
         ...ROLE_OPTIONS,
         inventory: { type: 'string' },
@@ -167,8 +182,10 @@ export function loadCollectorConfig(argv: string[], env: NodeJS.ProcessEnv): Col
           keyFile: values['clickhouse-key'],
         }
       : undefined;
+  const nats = natsServers(values.nats ?? env.RSTSCOPE_NATS ?? DEFAULT_NATS_URL);
   return {
-    nats: natsServers(values.nats ?? env.RSTSCOPE_NATS ?? DEFAULT_NATS_URL),
+    nats,
+    natsAuth: natsAuth(values, env, nats),
     durable: values.durable,
     listen: hostPort('--listen', values.listen),
     querySecurity: querySecurity(values, env),
@@ -199,6 +216,21 @@ function kubeConfig(flags: Parameters<typeof kubeConfigFromFlags>[0], env: NodeJ
     return kubeConfigFromFlags(flags, env);
   } catch (err) {
     if (err instanceof KubeConfigError) throw new CollectorConfigError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+function natsAuth(
+  flags: Parameters<typeof natsAuthFromFlags>[0],
+  env: NodeJS.ProcessEnv,
+  servers: string[],
+): NatsAuth {
+  try {
+    return natsAuthFromFlags(flags, env, servers);
+  } catch (err) {
+    if (err instanceof NatsAuthConfigError) {
+      throw new CollectorConfigError(err.message, { cause: err });
+    }
     throw err;
   }
 }

@@ -17,6 +17,9 @@ import type {
 import { connect, headers } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { NatsAuth } from '../proto/nats-auth-options.js';
+import { describeNatsFailure, natsConnectionOptions } from '../proto/nats-connection-options.js';
+import { COLLECTOR_INBOX_PREFIX } from '../proto/nats-permissions.js';
 import { deadletterStreamConfig, ensureStream, resetsStreamConfig } from '../proto/nats-streams.js';
 import { STREAM, deadletterSubject } from '../proto/nats-topology.js';
 import type { StreamLimits } from '../proto/nats-topology.js';
@@ -42,6 +45,8 @@ export interface IntakeOptions {
   durable: string;
   ackWaitMs: number;
   streamLimits: StreamLimits;
+  /** TLS and credentials (default: none). */
+  auth?: NatsAuth;
   log: Logger;
 }
 
@@ -64,12 +69,16 @@ export class NatsIntake implements DeadLetterSink {
         name: 'rstscope-collector',
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1_000,
+        ...natsConnectionOptions(this.options.auth, COLLECTOR_INBOX_PREFIX),
       });
     } catch (error) {
-      throw new NatsIntakeError(
-        `cannot connect to NATS at ${servers.join(',')}: ${(error as Error).message} (start nats-server with -js, or give --nats URL)`,
-        { cause: error },
-      );
+      const why = describeNatsFailure(error);
+      // The hint only where the failure is not already explained (credentials, TLS).
+      const hint =
+        why === (error as Error).message ? ' (start nats-server with -js, or give --nats URL)' : '';
+      throw new NatsIntakeError(`cannot connect to NATS at ${servers.join(',')}: ${why}${hint}`, {
+        cause: error,
+      });
     }
     const jsm = await jetstreamManager(this.nc);
     this.jsm = jsm;

@@ -46,6 +46,7 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
       durable: config.durable,
       ackWaitMs: config.ackWaitMs,
       streamLimits: DEFAULT_STREAM_LIMITS,
+      auth: config.natsAuth,
       log,
     });
     cleanups.unshift(() => intake.close());
@@ -65,7 +66,11 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
       log,
       naming.nameEnds,
     );
-    const resetFeed = await NatsResetFeed.open({ servers: config.nats, log });
+    const resetFeed = await NatsResetFeed.open({
+      servers: config.nats,
+      auth: config.natsAuth,
+      log,
+    });
     cleanups.unshift(() => resetFeed.close());
     const server = await startQueryServer({
       listen: config.listen,

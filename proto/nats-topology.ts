@@ -34,7 +34,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
  * the token, so everything outside [A-Za-z0-9_-] is percent-encoded, byte by byte
  * of its UTF-8 (as decodeURIComponent reads it back): two hosts never share a token.
  */
-function hostToken(host: string): string {
+export function hostToken(host: string): string {
   return host.replace(/[^A-Za-z0-9_-]/gu, (c) =>
     Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).padStart(2, '0')}`).join(''),
   );

@@ -5,10 +5,17 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { NatsAuth } from '../../proto/nats-auth-options.js';
+import {
+  describeNatsFailure,
+  natsConnectionOptions,
+  permissionViolation,
+} from '../../proto/nats-connection-options.js';
+import { agentInboxPrefix } from '../../proto/nats-permissions.js';
 import { ensureStream, resetsStreamConfig } from '../../proto/nats-streams.js';
-import { batchId, resetsSubject } from '../../proto/nats-topology.js';
+import { STREAM, batchId, resetsSubject } from '../../proto/nats-topology.js';
 import type { StreamLimits } from '../../proto/nats-topology.js';
 import type { EncodedBatch } from './batch-builder.js';
 import type { Outbox } from './outbox.js';
@@ -26,6 +33,8 @@ export interface PublisherOptions {
   bootId: string;
   runId: string;
   streamLimits: StreamLimits;
+  /** TLS and credentials (default: none). */
+  auth?: NatsAuth;
   log: Logger;
   /** Called each time the stream is (again) known to exist. */
   onStreamReady?: () => void;
@@ -40,6 +49,8 @@ export class JetStreamPublisher {
   private wakeUp: (() => void) | undefined;
   private readonly backoff = new Backoff(250, 10_000);
   private lastFailure = '';
+  private refusedLogged = false;
+  private creationDeniedLogged = false;
   publishedEvents = 0;
   publishedBatches = 0;
 
@@ -91,6 +102,9 @@ export class JetStreamPublisher {
         this.nc = await connect({
           servers,
           name: `rstscope-agent ${this.options.host}`,
+          // TLS, credentials, and replies on this host's own inbox prefix: with
+          // per-agent credentials that is the only inbox it may subscribe to.
+          ...natsConnectionOptions(this.options.auth, agentInboxPrefix(this.options.host)),
           // Once connected, keep reconnecting for ever: the outbox holds the data.
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1_000,
@@ -102,7 +116,15 @@ export class JetStreamPublisher {
     }
     if (!this.nc) return;
     this.backoff.reset();
-    log.info({ server: this.nc.getServer() }, 'connected to NATS');
+    const { auth } = this.options;
+    log.info(
+      {
+        server: this.nc.getServer(),
+        tls: Boolean(auth?.tls),
+        nats_user: auth?.nkeyPublic ?? auth?.user?.name,
+      },
+      'connected to NATS',
+    );
     this.js = jetstream(this.nc, { timeout: PUBLISH_TIMEOUT_MS });
     void this.watchStatus(this.nc);
 
@@ -132,7 +154,11 @@ export class JetStreamPublisher {
   private async ensureStream(): Promise<boolean> {
     if (this.streamReady) return true;
     try {
-      const jsm = await jetstreamManager(this.nc!, { timeout: PUBLISH_TIMEOUT_MS });
+      // No account info first (checkAPI): an agent's credentials may read only the stream's.
+      const jsm = await jetstreamManager(this.nc!, {
+        timeout: PUBLISH_TIMEOUT_MS,
+        checkAPI: false,
+      });
       if (await ensureStream(jsm, resetsStreamConfig(this.options.streamLimits))) {
         this.options.log.info('created the RSTSCOPE stream');
       }
@@ -140,7 +166,19 @@ export class JetStreamPublisher {
       this.options.onStreamReady?.();
       return true;
     } catch (error) {
-      this.noteFailure(error);
+      const refused = permissionViolation(error);
+      // Per-agent credentials may not create the stream, by design: say so once.
+      if (refused?.subject.includes('.STREAM.CREATE.')) {
+        if (!this.creationDeniedLogged) {
+          this.creationDeniedLogged = true;
+          this.options.log.warn(
+            `the ${STREAM} stream is missing and this agent's NATS credentials may not create it; the collector creates it (start one): retrying`,
+          );
+        }
+        // Anything else refused (its own inbox, the stream's info) means the
+        // credentials are another host's: nothing is published until they change.
+      } else if (refused) this.noteRefused(refused);
+      else this.noteFailure(error);
       await this.pause(this.backoff.next());
       return false;
     }
@@ -163,6 +201,14 @@ export class JetStreamPublisher {
       }
       return true;
     } catch (error) {
+      // The credentials are another host's: no retry can fix that, and keeping the
+      // batches would only fill the outbox. Dropped and counted like any refusal.
+      const refused = permissionViolation(error);
+      if (refused) {
+        this.noteRefused(refused);
+        this.outbox.drop(batch);
+        return true;
+      }
       this.noteFailure(error);
       // A batch the server will never take (larger than its max_payload or the
       // stream's max_msg_size) would block the outbox for ever: drop it, counted.
@@ -176,9 +222,20 @@ export class JetStreamPublisher {
     }
   }
 
+  /** Once: the credentials are not this host's, which no retry fixes. */
+  private noteRefused(refused: PermissionViolationError): void {
+    if (this.refusedLogged) return;
+    this.refusedLogged = true;
+    const { host } = this.options;
+    this.options.log.error(
+      { operation: refused.operation, subject: refused.subject },
+      `NATS refused this agent's ${refused.operation} to ${refused.subject}: the credentials are not this host's (--host ${host}); give the seed made for ${host}, or the --host it was made for. Resets it cannot publish are dropped and counted`,
+    );
+  }
+
   /** Logs a failure once per kind, not once per retry. */
   private noteFailure(error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeNatsFailure(error);
     if (message === this.lastFailure) return;
     this.lastFailure = message;
     this.options.log.warn(

@@ -8,6 +8,9 @@ import { connect } from '@nats-io/transport-node';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { resetBatchCodec } from '../../proto/index.js';
+import type { NatsAuth } from '../../proto/nats-auth-options.js';
+import { describeNatsFailure, natsConnectionOptions } from '../../proto/nats-connection-options.js';
+import { COLLECTOR_INBOX_PREFIX } from '../../proto/nats-permissions.js';
 import { RESETS_SUBJECT_PREFIX } from '../../proto/nats-topology.js';
 import { validateMessage } from '../ingest/message-validator.js';
 import { RecentIds } from './recent-ids.js';
@@ -27,6 +30,8 @@ const PING_INTERVAL_MS = 10_000;
 
 export interface NatsResetFeedOptions {
   servers: string[];
+  /** TLS and credentials, the collector's own (default: none). */
+  auth?: NatsAuth;
   log: Logger;
   /** Default DEFAULT_MALFORMED_LOG_EVERY. */
   malformedLogEvery?: number;
@@ -67,11 +72,12 @@ export class NatsResetFeed implements ResetFeed {
         reconnectTimeWait: 1_000,
         pingInterval: PING_INTERVAL_MS,
         maxPingOut: 2,
+        ...natsConnectionOptions(options.auth, COLLECTOR_INBOX_PREFIX),
       });
       return new NatsResetFeed(nc, options);
     } catch (error) {
       throw new NatsResetFeedError(
-        `cannot connect to NATS at ${options.servers.join(',')} for live resets: ${(error as Error).message}`,
+        `cannot connect to NATS at ${options.servers.join(',')} for live resets: ${describeNatsFailure(error)}`,
         { cause: error },
       );
     }
