@@ -456,6 +456,66 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
     expect(objects.filter((m) => m.kind === 'ServiceAccount')).toHaveLength(2);
   });
 
+  it("passes NATS TLS and each node's own nkey seed to the agents, the collectors' to the collectors, from Secrets", () => {
+    const rendered = manifests(
+      template(
+        ...['--set', 'nats.tls.caSecret=nats-ca', '--set', 'nats.tls.clientSecret=nats-client'],
+        ...['--set', 'nats.auth.collectorSecret=nats-collector'],
+        ...['--set', 'nats.auth.agentSecret=nats-agents'],
+      ),
+    );
+    const agent = only(rendered, 'DaemonSet', '-agent');
+    const collector = only(rendered, 'Deployment', '-collector');
+    const tls = [
+      '--nats-ca=/etc/rstscope/nats-ca/ca.crt',
+      '--nats-cert=/etc/rstscope/nats-client/tls.crt',
+      '--nats-key=/etc/rstscope/nats-client/tls.key',
+    ];
+    const agentArgs = kubeletArgs(containerOf(agent), 'node-a');
+    expect(agentArgs.argv).toEqual(
+      expect.arrayContaining([...tls, '--nats-nkey=/etc/rstscope/nats-auth/agent-node-a.nk']),
+    );
+    const collectorArgs = kubeletArgs(containerOf(collector), 'node-a');
+    expect(collectorArgs.argv).toEqual(
+      expect.arrayContaining([...tls, '--nats-nkey=/etc/rstscope/nats-auth/collector.nk']),
+    );
+    for (const manifest of [agent, collector]) {
+      const mounts = containerOf(manifest).volumeMounts.filter((m) => m.name.startsWith('nats-'));
+      expect(mounts.map((m) => [m.name, m.readOnly])).toEqual([
+        ['nats-ca', true],
+        ['nats-client', true],
+        ['nats-auth', true],
+      ]);
+      const secrets = volumesOf(manifest)
+        .filter((v) => v.name.startsWith('nats-'))
+        .map((v) => (v as { secret?: { secretName: string } }).secret?.secretName);
+      expect(secrets).toEqual([
+        'nats-ca',
+        'nats-client',
+        manifest === agent ? 'nats-agents' : 'nats-collector',
+      ]);
+    }
+    // The flags are the agent's and collector's own: they fail only on reading the files.
+    expect(() => loadAgentConfig(agentArgs.argv, agentArgs.env)).toThrow(
+      /^--nats-ca \/etc\/rstscope\/nats-ca\/ca\.crt: cannot read it/,
+    );
+    expect(() => loadCollectorConfig(collectorArgs.argv, collectorArgs.env)).toThrow(
+      /^--nats-ca \/etc\/rstscope\/nats-ca\/ca\.crt: cannot read it/,
+    );
+
+    // A seed placed on each node instead: only that file is mounted, from the host.
+    const perNode = only(
+      manifests(template('--set', 'nats.auth.agentSeedHostPath=/etc/rstscope/nats.nk')),
+      'DaemonSet',
+      '-agent',
+    );
+    expect(containerOf(perNode).args).toContain('--nats-nkey=/etc/rstscope/nats-auth/agent.nk');
+    expect(volumesOf(perNode).find((v) => v.name === 'nats-auth')).toEqual({
+      name: 'nats-auth',
+      hostPath: { path: '/etc/rstscope/nats.nk', type: 'File' },
+    });
+  });
+
   it('rejects a value of the wrong type or an unknown key, naming it', () => {
     const wrongType = helm.run(['template', 'x', CHART, '--set-string', 'collector.replicas=two']);
     expect(wrongType.status).not.toBe(0);
