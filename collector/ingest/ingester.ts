@@ -1,7 +1,11 @@
 // Turns JetStream messages into batched, idempotent inserts. A message is acked only
 // after the rows it carried are in ClickHouse; a refused message is dead-lettered
-// and then acked, so it never blocks the stream; a failed insert naks its messages
-// with a delay, and JetStream delivers them again (the redelivery is de-duplicated).
+// and then acked, so it never blocks the stream. When an insert fails, the
+// ingester tells the two causes apart: rows the store refuses (each message is
+// retried alone, and the one that fails alone is dead-lettered), and a store that
+// takes nothing (disk full, server away, overloaded, read-only): then every
+// message stays in hand, unacked, and the insert is retried with exponential
+// back-off while nothing more is pulled, so JetStream keeps the rest.
 import type { Logger } from 'pino';
 import type { NameFlowEnds } from '../k8s/flow-ends.js';
 import type { Storage, Row } from '../storage/storage.js';
@@ -14,6 +18,10 @@ import type { ResetBatchTsv } from './reset-batch-tsv.js';
 import { validateMessage } from './message-validator.js';
 import type { InsertFormat, RefusalKind } from './message-validator.js';
 import { storedEventKeys } from './stored-events.js';
+import { classifyStoreFailure } from '../storage/store-failure.js';
+import type { StoreFailure } from '../storage/store-failure.js';
+import { DEFAULT_RETRY_POLICY, StoreOutage } from './store-outage.js';
+import type { RetryPolicy, StoreState } from './store-outage.js';
 
 /** What the ingester needs of a JetStream message (JsMsg has all of it). */
 export interface InboundMessage {
@@ -40,6 +48,8 @@ export interface IngestLimits {
   maxDelayMs: number;
   /** During a long insert, tell JetStream we still work on the messages this often. */
   workingEveryMs: number;
+  /** Back-off while the store fails (default DEFAULT_RETRY_POLICY). */
+  retry?: RetryPolicy;
 }
 
 export const DEFAULT_INGEST_LIMITS: IngestLimits = {
@@ -55,6 +65,14 @@ interface Pending {
   copies: InboundMessage[];
   resets: ResetBatchTsv | ResetBatchNative | undefined;
   agents: Row[];
+  /** In an insert that failed: its rows may be stored anyway (committed, then the answer lost). */
+  retried: boolean;
+}
+
+/** What an insert attempt left: messages neither acked nor refused, and why. */
+interface Held {
+  held: Pending[];
+  failure: StoreFailure | undefined;
 }
 
 export interface IngestCounters {
@@ -63,10 +81,14 @@ export interface IngestCounters {
   inserts: number;
   duplicateRows: number;
   insertFailures: number;
+  /** Insert attempts that failed because of the store (its messages held, never refused). */
+  storeFailures: number;
+  /** Outages of the store: from the first such failure to the next insert that succeeded. */
+  storeOutages: number;
   refused: Partial<Record<RefusalKind | 'insert_refused', number>>;
 }
 
-/** A failed insert's messages come back after this: short, as JetStream keeps them safe. */
+/** A message given back to JetStream (nak) comes back after this. */
 const RETRY_DELAY_MS = 2_000;
 
 export class Ingester {
@@ -79,6 +101,12 @@ export class Ingester {
   private readonly timer: NodeJS.Timeout;
   private readonly keepAlive: NodeJS.Timeout;
   private readonly loggedKinds = new Set<string>();
+  /** Set while the store fails: inserts wait for its retry time, add() for room. */
+  private outage: StoreOutage | undefined;
+  /** add() calls waiting for room while the store fails. */
+  private roomWaiters: (() => void)[] = [];
+  /** After stopTaking() or close(): add() no longer waits for the store. */
+  private stopping = false;
   /** Native blocks where the store takes them (chDB): far cheaper for ClickHouse to read. */
   private readonly format: InsertFormat;
   readonly counters: IngestCounters = {
@@ -87,6 +115,8 @@ export class Ingester {
     inserts: 0,
     duplicateRows: 0,
     insertFailures: 0,
+    storeFailures: 0,
+    storeOutages: 0,
     refused: {},
   };
 
@@ -134,18 +164,58 @@ export class Ingester {
     }
     const entry: Pending =
       validated.kind === 'resets'
-        ? { message, copies: [], resets: validated.batch, agents: [] }
-        : { message, copies: [], resets: undefined, agents: [heartbeatRow(validated.heartbeat)] };
+        ? { message, copies: [], resets: validated.batch, agents: [], retried: false }
+        : {
+            message,
+            copies: [],
+            resets: undefined,
+            agents: [heartbeatRow(validated.heartbeat)],
+            retried: false,
+          };
     if (!this.pending.length) this.oldestAt = Date.now();
     this.pending.push(entry);
     this.inHand.set(message.streamSeq, entry);
-    this.pendingRows += (entry.resets?.rows ?? 0) + entry.agents.length;
-    if (this.pendingRows >= this.limits.maxRows) {
-      // One insert runs while the next one's rows are read: waiting here only when
-      // both are full bounds what is in hand to two inserts' worth.
-      while (this.flushing) await this.flushing;
-      void this.flush();
+    this.pendingRows += rowsOf(entry);
+    if (this.pendingRows >= this.limits.maxRows) await this.makeRoom();
+  }
+
+  /** The store's state now: ok, or failing since when, why, and what is held. */
+  storeState(): StoreState {
+    return this.outage ? this.outage.state(this.inHand.size) : { state: 'ok' };
+  }
+
+  /**
+   * From now on add() never waits for a failing store. Call it before stopping the
+   * intake: its loop waits in add(), and must end before close() is called.
+   */
+  stopTaking(): void {
+    this.stopping = true;
+    this.wakeWaiters();
+  }
+
+  /** Back-pressure: returns when the ingester can take the next message. */
+  private async makeRoom(): Promise<void> {
+    while (!this.stopping && this.pendingRows >= this.limits.maxRows) {
+      if (this.outage) {
+        // The store fails: take nothing more. What is not pulled stays in JetStream,
+        // what is in hand is kept alive (working) and not redelivered, and memory
+        // stays bounded, however long the outage.
+        await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      } else if (this.flushing) {
+        // One insert runs while the next one's rows are read: waiting here only when
+        // both are full bounds what is in hand to two inserts' worth.
+        await this.flushing;
+      } else {
+        void this.flush();
+        return;
+      }
     }
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    waiters.forEach((wake) => wake());
   }
 
   /** Inserts what is pending now (and waits for an insert already running). */
@@ -159,48 +229,130 @@ export class Ingester {
     await this.flushing;
   }
 
+  /**
+   * Inserts what is pending, one last attempt even while the store fails; what
+   * still cannot be stored goes back to JetStream (nak), for this collector's
+   * successor or another one.
+   */
   async close(): Promise<void> {
+    this.stopTaking();
     clearInterval(this.timer);
     await this.flush();
+    const left = this.pending;
+    this.pending = [];
+    this.pendingRows = 0;
+    left.forEach((p) => this.settle(p, 'nak'));
     clearInterval(this.keepAlive);
   }
 
   private flushIfDue(): void {
-    if (
-      this.pending.length &&
-      !this.flushing &&
-      Date.now() - this.oldestAt >= this.limits.maxDelayMs
-    ) {
-      void this.flush();
-    }
+    if (!this.pending.length || this.flushing) return;
+    const now = Date.now();
+    const due = this.outage
+      ? now >= this.outage.retryAtMs
+      : now - this.oldestAt >= this.limits.maxDelayMs;
+    if (due) void this.flush();
   }
 
   private async insert(batch: Pending[]): Promise<void> {
+    const { held, failure } = await this.store(batch);
+    if (failure) this.hold(held, failure);
+    else if (this.outage) {
+      const outage = this.outage;
+      this.outage = undefined;
+      this.log.warn(
+        { store: 'ok', outage_ms: Date.now() - outage.sinceMs },
+        outage.backLine(this.storage.location, Date.now(), batch.length),
+      );
+    }
+    this.wakeWaiters();
+  }
+
+  /** One attempt at storing a batch; acks what is stored, dead-letters what is refused. */
+  private async store(batch: Pending[]): Promise<Held> {
     try {
       await this.insertRows(batch);
       batch.forEach((p) => this.settle(p, 'ack'));
+      return { held: [], failure: undefined };
     } catch (error) {
       this.counters.insertFailures += 1;
-      this.logOnce('insert', `insert into ClickHouse failed, will retry: ${firstLine(error)}`);
-      if (batch.length > 1 && (await this.storageAnswers())) {
-        // The store is up, so one message's rows may be at fault: find it alone.
-        for (const one of batch) await this.insertAlone(one);
-      } else {
-        batch.forEach((p) => this.settle(p, 'nak'));
-      }
+      const failure = classifyStoreFailure(error);
+      if (failure.scope === 'store') return { held: batch, failure };
+      const down = await this.storeDown();
+      if (down) return { held: batch, failure: down };
+      this.logOnce(
+        'insert',
+        `insert into ClickHouse failed (${failure.line}); retrying each message alone to find the one at fault`,
+      );
+      return this.storeOneByOne(batch);
     }
   }
 
-  private async insertAlone(one: Pending): Promise<void> {
-    try {
-      // A retry: the failed group insert may have stored this batch after all.
-      await this.insertRows([one], true);
-      this.settle(one, 'ack');
-    } catch (error) {
-      if (!(await this.storageAnswers())) return this.settle(one, 'nak');
-      const stored = await this.refuse(one.message, 'insert_refused', firstLine(error));
-      this.settle(one, stored ? 'ack' : 'nak');
+  /**
+   * Each message alone: one the store refuses while others go in is at fault and is
+   * dead-lettered. When every one fails (or the only one, for no reason its rows
+   * explain), the fault is the store's: dead-lettering them would empty the stream
+   * into the dead-letter stream, so they are held instead.
+   */
+  private async storeOneByOne(batch: Pending[]): Promise<Held> {
+    let stored = 0;
+    const failed: { one: Pending; failure: StoreFailure }[] = [];
+    for (const [i, one] of batch.entries()) {
+      try {
+        // A retry: the failed group insert may have stored this batch after all.
+        await this.insertRows([one], true);
+        this.settle(one, 'ack');
+        stored += 1;
+      } catch (error) {
+        const failure = classifyStoreFailure(error);
+        if (failure.scope === 'store') {
+          return { held: [...failed.map((f) => f.one), ...batch.slice(i)], failure };
+        }
+        failed.push({ one, failure });
+      }
     }
+    if (!failed.length) return { held: [], failure: undefined };
+    if (stored === 0 && (failed.length > 1 || failed[0]!.failure.scope === 'unknown')) {
+      const { line, kind } = failed[0]!.failure;
+      return {
+        held: failed.map((f) => f.one),
+        failure: { kind, scope: 'store', line: `every message failed alone: ${line}` },
+      };
+    }
+    for (const { one, failure } of failed) {
+      const deadLettered = await this.refuse(one.message, 'insert_refused', failure.line);
+      this.settle(one, deadLettered ? 'ack' : 'nak');
+    }
+    return { held: [], failure: undefined };
+  }
+
+  /** Puts what an insert left back in front of the queue, until the next attempt. */
+  private hold(held: Pending[], failure: StoreFailure): void {
+    for (const p of held) p.retried = true;
+    this.pending = [...held, ...this.pending];
+    this.pendingRows = this.pending.reduce((n, p) => n + rowsOf(p), 0);
+    this.counters.storeFailures += 1;
+    const now = Date.now();
+    const location = this.storage.location;
+    let outage = this.outage;
+    let tell: boolean;
+    if (!outage) {
+      outage = this.outage = new StoreOutage(
+        failure,
+        this.limits.retry ?? DEFAULT_RETRY_POLICY,
+        now,
+      );
+      this.counters.storeOutages += 1;
+      tell = true;
+    } else {
+      // Said once per outage, and again only when the cause changes: the status
+      // and the periodic counters say that it goes on.
+      tell = outage.failedAgain(failure, now);
+    }
+    const state = outage.state(this.inHand.size);
+    const line = outage.failingLine(location, this.inHand.size);
+    if (tell) this.log.error({ store: state }, line);
+    else this.log.debug({ store: state }, line);
   }
 
   /** Acks (or naks for a later retry) a message and every copy of it in hand. */
@@ -220,7 +372,9 @@ export class Ingester {
     if (agents.length) await this.storage.insert('agents', agents);
     // A redelivered batch, or one retried after a failed insert, may be stored
     // already: the ack was lost, or the server committed after the client gave up.
-    const maybeStored = batch.filter((p) => (retry || p.message.redelivered) && p.resets);
+    const maybeStored = batch.filter(
+      (p) => (retry || p.retried || p.message.redelivered) && p.resets,
+    );
     const stored = maybeStored.length
       ? await storedEventKeys(
           this.storage,
@@ -256,12 +410,15 @@ export class Ingester {
     this.counters.rows += rows + agents.length;
   }
 
-  private async storageAnswers(): Promise<boolean> {
+  /** Whether the store answers at all: a failure here is the store's, whatever it says. */
+  private async storeDown(): Promise<StoreFailure | undefined> {
     try {
       await this.storage.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
+      return undefined;
+    } catch (error) {
+      const failure = classifyStoreFailure(error);
+      const kind = failure.scope === 'store' ? failure.kind : 'unreachable';
+      return { kind, scope: 'store', line: failure.line };
     }
   }
 
@@ -289,6 +446,10 @@ export class Ingester {
     this.loggedKinds.add(kind);
     this.log.warn({ kind }, message);
   }
+}
+
+function rowsOf(p: Pending): number {
+  return (p.resets?.rows ?? 0) + p.agents.length;
 }
 
 function firstLine(error: unknown): string {

@@ -122,12 +122,7 @@ export class ChdbStorage implements Storage {
     if (!blocks.length) return;
     const path = join(this.spool, `${process.pid}-${++this.spooled}.native`);
     try {
-      const file = await open(path, 'w');
-      try {
-        await file.writev(blocks);
-      } finally {
-        await file.close();
-      }
+      await writeAll(path, blocks);
       // Literals, not bound parameters: in chDB 3.4 a bound query waits for every
       // other Session's bound queries, so a user's slow query would stall ingest.
       // Both are ours: the path under the data directory and the table's structure.
@@ -168,4 +163,37 @@ export class ChdbStorage implements Storage {
     // until it ends, the process cannot open a Session again.
     await drainPending();
   }
+}
+
+/**
+ * Writes every byte or throws. writev may write less than asked and not fail: on a
+ * disk that fills up it did, and the insert then read a cut block (CANNOT_READ_ALL_DATA,
+ * taken for bad rows). Writing the rest makes the full disk say so: ENOSPC.
+ */
+async function writeAll(path: string, blocks: readonly Uint8Array[]): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    let left = blocks.filter((b) => b.length > 0);
+    while (left.length) {
+      const { bytesWritten } = await file.writev(left);
+      if (bytesWritten === 0) throw new StorageError(`cannot write ${path}: no progress`);
+      left = unwritten(left, bytesWritten);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** What of `blocks` is left after the first `written` bytes. */
+function unwritten(blocks: readonly Uint8Array[], written: number): Uint8Array[] {
+  const left: Uint8Array[] = [];
+  for (const block of blocks) {
+    if (written >= block.length) {
+      written -= block.length;
+      continue;
+    }
+    left.push(written ? block.subarray(written) : block);
+    written = 0;
+  }
+  return left;
 }
