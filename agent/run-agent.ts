@@ -42,6 +42,13 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   // Set once the loader's hello names the kernel's enums; no batch comes earlier.
   const decode: { ctx?: DecodeContext; publisher?: AgentPublishing } = {};
   let crashed = false;
+  const early: Array<[Buffer, number, bigint]> = [];
+  const deliver = (payload: Buffer, recordsAt: number, realtimeOffsetNs: bigint) => {
+    const events = decodeWireRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx!);
+    delivered += events.length;
+    if (step) step.accept(events);
+    else pass(events);
+  };
   const pass = (events: WireResetEvent[]) => {
     decode.publisher?.accept(events);
     if (printing) print(events);
@@ -61,11 +68,13 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     },
     {
       onBatch(payload, recordsAt, realtimeOffsetNs) {
-        if (!decode.ctx) return;
-        const events = decodeWireRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx);
-        delivered += events.length;
-        if (step) step.accept(events);
-        else pass(events);
+        if (!decode.ctx) {
+          // Frames that came in the hello's chunk, before start() resolved: kept,
+          // not lost uncounted (an agent started mid-storm lost a few this way).
+          early.push([Buffer.from(payload), recordsAt, realtimeOffsetNs]);
+          return;
+        }
+        deliver(payload, recordsAt, realtimeOffsetNs);
       },
       onCounters(counters) {
         decode.publisher?.updateKernelCounters(counters);
@@ -141,6 +150,7 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     });
     decode.publisher.start();
   }
+  for (const batch of early.splice(0)) deliver(...batch);
   const scope = netnsInodes.length ? `namespaces ${config.netns.join(', ')}` : 'every namespace';
   log.info(
     {

@@ -30,6 +30,8 @@
 #define MAX_NETNS 1024
 #define BATCH_BYTES (256 * 1024)
 #define COUNTERS_EVERY_NS 1000000000LL
+/* At stop, after detaching: programs still running finish well within this. */
+#define IN_FLIGHT_WAIT_NS (20 * 1000 * 1000)
 /* After a drain that found records, the ring buffer is left to fill this long
  * before the next. While the loader is not reading, the kernel does not wake it
  * for each record, and the agent gets one batch per interval instead of one
@@ -484,6 +486,11 @@ int main(int argc, char **argv)
 	 * still in the ring buffer, then the final counts with the last aggregates
 	 * (only the active map holds any: each drain empties the other). */
 	rstscope_bpf__detach(skel);
+	/* Detaching does not wait for programs already running on other CPUs: one
+	 * may have counted its reset and not yet submitted the record (seen one more
+	 * than decoded, in a storm at stop). They run for microseconds; give them a
+	 * few milliseconds to finish before the last drain. */
+	nanosleep(&(struct timespec){ .tv_nsec = IN_FLIGHT_WAIT_NS }, NULL);
 	ring_buffer__consume(rb);
 	err = flush_batch() || write_counters(skel, ncpu, &aggs);
 	ring_buffer__free(rb);
