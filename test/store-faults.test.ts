@@ -213,7 +213,8 @@ function runCollector(args: string[]): Promise<{ code: number | null; stderr: st
 }
 
 describe('a ClickHouse server that is not there at startup', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rstscope-store-faults-'));
+  let dir: string;
+  beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'rstscope-store-faults-'))));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   // Fatal at startup: the schema must be migrated before the first insert, and a
