@@ -29,7 +29,7 @@ import { freePort } from './lab/free-port.js';
 import { NatsServer } from './lab/nats-server.js';
 import { queryRows, waitForRows } from './lab/stored-resets.js';
 import { closedPortWireEvent } from './lab/wire-events.js';
-import { DEADLETTER_STREAM } from '../proto/nats-topology.js';
+import { DEADLETTER_STREAM, DEFAULT_DURABLE, STREAM } from '../proto/nats-topology.js';
 import { openStorage } from '../collector/storage/open-storage.js';
 import { classifyStoreFailure } from '../collector/storage/store-failure.js';
 
@@ -60,6 +60,17 @@ async function deadLettered(natsUrl: string): Promise<number> {
   try {
     const jsm = await jetstreamManager(nc);
     return (await jsm.streams.info(DEADLETTER_STREAM)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Messages JetStream delivered more than once to the collectors' consumer. */
+async function redelivered(natsUrl: string): Promise<number> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.consumers.info(STREAM, DEFAULT_DURABLE)).num_redelivered;
   } finally {
     await nc.close();
   }
@@ -112,7 +123,12 @@ describe('embedded store: the disk fills up and is freed', () => {
   });
 
   const start = async () => {
-    const c = await CollectorRunner.start(nats!.url, { dataDir: join(mount, 'data') });
+    const c = await CollectorRunner.start(nats!.url, {
+      dataDir: join(mount, 'data'),
+      // Short, so the outage below lasts several ack waits: what the collector holds
+      // must be kept alive (working), not redelivered.
+      args: ['--ack-wait-ms', '2000'],
+    });
     collectors.push(c);
     return c;
   };
@@ -135,8 +151,8 @@ describe('embedded store: the disk fills up and is freed', () => {
     await collector.waitForLog('ClickHouse store: disk full', 60_000);
     const stored = (await storedKeys(collector.queryAddress)).rows;
     expect(stored).toBeLessThan(total);
-    // More while it waits, through a few of its retries.
-    await sleep(4000);
+    // More while it waits, through a few of its retries and ack waits.
+    await sleep(7000);
     await publish(publisher, 2000, total);
     total += 2000;
     expect(await deadLettered(nats!.url)).toBe(0);
@@ -147,6 +163,7 @@ describe('embedded store: the disk fills up and is freed', () => {
     expect(await waitForRows(collector.queryAddress, total, 60_000)).toBe(total);
     expect(await storedKeys(collector.queryAddress)).toEqual({ rows: total, distinct: total });
     expect(await deadLettered(nats!.url)).toBe(0);
+    expect(await redelivered(nats!.url)).toBe(0);
     // One line when it failed, one when it was back; never a refusal.
     expect(collector.stderr.match(/ClickHouse store: disk full/g)).toHaveLength(1);
     expect(collector.stderr.match(/ClickHouse store at .* is back after/g)).toHaveLength(1);
@@ -352,6 +369,8 @@ describe.skipIf(noServer !== '')(`ClickHouse server cut off mid-run${noServer}`,
         credentials.user,
         '--clickhouse-database',
         database,
+        '--ack-wait-ms',
+        '2000',
       ],
     });
     publisher = new BatchPublisher([nats!.url], 'cut-host');
@@ -373,6 +392,7 @@ describe.skipIf(noServer !== '')(`ClickHouse server cut off mid-run${noServer}`,
     expect(await waitForRows(collector.queryAddress, total, 60_000)).toBe(total);
     expect(await storedKeys(collector.queryAddress)).toEqual({ rows: total, distinct: total });
     expect(await deadLettered(nats!.url)).toBe(0);
+    expect(await redelivered(nats!.url)).toBe(0);
     expect(collector.stderr.match(/ClickHouse store: unreachable/g)).toHaveLength(1);
     expect(await collector.stop()).toBe(0);
   }, 240_000);
