@@ -14,6 +14,7 @@ import {
   runCollector,
 } from '../collector/index.js';
 import { LAB_USAGE, runLabCommand } from './lab-command.js';
+import { CLICKHOUSE_ROLES_USAGE, runClickhouseRolesCommand } from './clickhouse-roles-command.js';
 import { NATS_AUTH_USAGE, runNatsAuthCommand } from './nats-auth-command.js';
 import {
   DIAGNOSE_USAGE,
@@ -39,12 +40,13 @@ import { UP_USAGE, UpConfigError } from './up/up-config.js';
 const USAGE = `usage: rstscope <command> [options]
 
 commands:
-  up         run NATS, the collector (embedded ClickHouse) and the agent on this host
-  agent      capture every TCP reset this host's kernel sends or receives
-  collector  store the resets agents publish on NATS in ClickHouse; serve queries
-  schema     print the ClickHouse DDL, single-node or --cluster NAME
-  lab        build the lab's network namespaces and show resets in them
-  nats-auth  make NATS credentials: an nkey per agent host, one for the collectors
+  up                run NATS, the collector (embedded ClickHouse) and the agent on this host
+  agent             capture every TCP reset this host's kernel sends or receives
+  collector         store the resets agents publish on NATS in ClickHouse; serve queries
+  schema            print the ClickHouse DDL, single-node or --cluster NAME
+  lab               build the lab's network namespaces and show resets in them
+  nats-auth         make NATS credentials: an nkey per agent host, one for the collectors
+  clickhouse-roles  print the SQL for rstscope's ClickHouse roles and users
 
 query the collector (--server HOST:PORT, default $RSTSCOPE_SERVER or 127.0.0.1:7470):
   diagnose     the top causes of resets and the middleboxes that injected them
@@ -65,6 +67,7 @@ const COMMAND_USAGE: Record<string, string> = {
   schema: SCHEMA_USAGE,
   lab: LAB_USAGE,
   'nats-auth': NATS_AUTH_USAGE,
+  'clickhouse-roles': CLICKHOUSE_ROLES_USAGE,
   sql: SQL_USAGE,
   explain: EXPLAIN_USAGE,
   diagnose: DIAGNOSE_USAGE,
@@ -105,6 +108,8 @@ async function main(argv: string[]): Promise<number> {
       return runSchemaCommand(rest);
     case 'lab':
       return runLabCommand(rest);
+    case 'clickhouse-roles':
+      return runClickhouseRolesCommand(rest, process.env);
     case 'nats-auth':
       return runNatsAuthCommand(rest);
     case 'sql':

@@ -228,26 +228,24 @@ describe('ClickHouse roles on the real engine (chDB with a role per process)', (
     ]);
   });
 
-  // The API sets readonly = 1 on each user query; under a profile that holds
-  // readonly = 2 ClickHouse refuses any change of readonly. Fixed by readonly: 2
-  // in read-only-query.ts readOnlySettings (as safe: query-guard refuses SETTINGS).
-  it.fails(
-    'the API path (readOnlyQuery) answers as the API reader [needs readonly: 2 in read-only-query.ts]',
-    () => {
-      const [answer] = as('api', [
-        {
-          do: 'readOnlyQuery',
-          request: {
-            sql: 'SELECT count() AS n FROM reset_causes',
-            params: {},
-            maxRows: 10,
-            timeoutMs: 5000,
-          },
+  // Under a profile that holds readonly ClickHouse refuses any change of it, so
+  // the collector's query user (readonlyByProfile, collector-storage.ts) leaves it
+  // to the profile.
+  it('the API path (readOnlyQuery) answers as the API reader', () => {
+    const [answer] = as('api', [
+      {
+        do: 'readOnlyQuery',
+        request: {
+          sql: 'SELECT count() AS n FROM reset_causes',
+          params: {},
+          maxRows: 10,
+          timeoutMs: 5000,
         },
-      ]);
-      expect(answer).toMatchObject({ ok: true, value: { rows: ['{"n":"1"}'] } });
-    },
-  );
+        options: { readonlyByProfile: true },
+      },
+    ]);
+    expect(answer).toMatchObject({ ok: true, value: { rows: ['{"n":"1"}'] } });
+  });
 
   it('a writer on a schema older than the code says so in one line', () => {
     as('owner', [

@@ -158,7 +158,7 @@ export class ClickHouseServerStorage implements Storage, SqlRunner {
   }
 
   readOnlyQuery(request: ReadOnlyQueryRequest): Promise<ReadOnlyQueryResult> {
-    return readOnlyQuery(this, request);
+    return readOnlyQuery(this, request, { readonlyByProfile: this.options.readonlyByProfile });
   }
 
   async close(): Promise<void> {

@@ -38,7 +38,7 @@ export async function openCollectorStorage(
       };
     }
     const { current } = await checkSchema(writer, options);
-    const reader = await openStorage({ ...options, ...queryUser });
+    const reader = await openStorage({ ...options, ...queryUser, readonlyByProfile: true });
     return {
       writer,
       reader,

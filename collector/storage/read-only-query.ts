@@ -5,6 +5,8 @@
 //  2. EXPLAIN AST of that single statement decides whether it may run (query-guard.ts);
 //  3. it runs inside `SELECT * FROM (...) LIMIT maxRows+1 SETTINGS ..., readonly=1`,
 //     settings per query, because a SET would stay on chDB's session for every later query.
+//     As a reader whose settings profile fixes readonly (clickhouse-roles.ts), the
+//     query leaves readonly alone: ClickHouse refuses any change of it there.
 import { QueryRefusedError, QueryTimeoutError, StorageError, engineErrorLine } from './errors.js';
 import { parseExplainAst, refusalReason } from './query-guard.js';
 import type { QuerySettings, SqlRunner } from './sql-runner.js';
@@ -28,8 +30,16 @@ interface JsonCompact {
   statistics?: { rows_read?: number | string };
 }
 
+export interface ReadOnlyQueryOptions {
+  /** The user's settings profile holds readonly (a role's reader): do not set it. */
+  readonlyByProfile?: boolean;
+}
+
 /** The per-query settings of a user's query; readonly last so nothing after it changes a limit. */
-function readOnlySettings(request: ReadOnlyQueryRequest): QuerySettings {
+function readOnlySettings(
+  request: ReadOnlyQueryRequest,
+  { readonlyByProfile = false }: ReadOnlyQueryOptions,
+): QuerySettings {
   return {
     max_execution_time: request.timeoutMs / 1000,
     timeout_overflow_mode: 'throw',
@@ -40,13 +50,14 @@ function readOnlySettings(request: ReadOnlyQueryRequest): QuerySettings {
     max_memory_usage: DEFAULT_QUERY_MAX_MEMORY_BYTES,
     output_format_json_quote_64bit_integers: 1,
     output_format_json_quote_decimals: 1,
-    readonly: 1,
+    ...(readonlyByProfile ? {} : { readonly: 1 }),
   };
 }
 
 export async function readOnlyQuery(
   runner: SqlRunner,
   request: ReadOnlyQueryRequest,
+  options: ReadOnlyQueryOptions = {},
 ): Promise<ReadOnlyQueryResult> {
   validate(request);
   const started = performance.now();
@@ -54,7 +65,7 @@ export async function readOnlyQuery(
   const reason = refusalReason(parseExplainAst(await explainAst(runner, sql, request.params)));
   if (reason) throw new QueryRefusedError(`query refused: ${reason}`);
 
-  const settings = readOnlySettings(request);
+  const settings = readOnlySettings(request, options);
   const wrapped =
     `SELECT * FROM (\n${sql}\n) LIMIT ${request.maxRows + 1}\n` +
     `SETTINGS ${Object.entries(settings)

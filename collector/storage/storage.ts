@@ -24,6 +24,8 @@ export interface StorageOptions {
   dataDir: string;
   /** Rows older than this many days are dropped by TTL. */
   retentionDays: number;
+  /** The user is a role's reader whose settings profile fixes readonly (server only). */
+  readonlyByProfile?: boolean;
 }
 
 export interface ReadOnlyQueryRequest {

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
           value = await checkSchema(storage, { database: job.database, user: 'default' });
           break;
         case 'readOnlyQuery':
-          value = await readOnlyQuery(runner, step.request);
+          value = await readOnlyQuery(runner, step.request, step.options);
           break;
         case 'storedEventKeys':
           value = [...(await storedEventKeys(storage, step.batches))];

@@ -17,6 +17,7 @@ import {
   type RoleKind,
 } from '../../collector/storage/clickhouse-roles.js';
 import type { ReadOnlyQueryRequest } from '../../collector/storage/storage.js';
+import type { ReadOnlyQueryOptions } from '../../collector/storage/read-only-query.js';
 
 const xml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -64,7 +65,7 @@ export type RoleStep =
   | { do: 'sql'; sql: string; params?: Record<string, unknown> }
   | { do: 'migrate' }
   | { do: 'checkSchema' }
-  | { do: 'readOnlyQuery'; request: ReadOnlyQueryRequest }
+  | { do: 'readOnlyQuery'; request: ReadOnlyQueryRequest; options?: ReadOnlyQueryOptions }
   | { do: 'storedEventKeys'; batches: BatchSpan[] };
 
 export interface RoleJob {
