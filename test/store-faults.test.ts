@@ -122,12 +122,12 @@ describe('embedded store: the disk fills up and is freed', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = async () => {
+  const start = async (args: string[] = []) => {
     const c = await CollectorRunner.start(nats!.url, {
       dataDir: join(mount, 'data'),
       // Short, so the outage below lasts several ack waits: what the collector holds
       // must be kept alive (working), not redelivered.
-      args: ['--ack-wait-ms', '2000'],
+      args: ['--ack-wait-ms', '2000', ...args],
     });
     collectors.push(c);
     return c;
@@ -215,6 +215,37 @@ describe('embedded store: the disk fills up and is freed', () => {
       await storage.close();
     }
   }, 240_000);
+
+  // Known gap: the collector's shutdown (run-collector.ts) stops the intake before it
+  // tells the ingester, whose add() waits for the store once an insert's worth is in
+  // hand; the fix is one line there (ingester.stopTaking() before intake.stop()).
+  it.fails(
+    'SIGTERM while the disk is full and an insert is in hand: exits, gives everything back, loses nothing (bug: waits for the store)',
+    async () => {
+      const filler = join(mount, 'filler');
+      const collector = await start(['--max-insert-rows', '1000']);
+      publisher ??= new BatchPublisher([nats!.url], 'disk-host');
+      const before = (await storedKeys(collector.queryAddress)).rows;
+      try {
+        fill(filler);
+        await publish(publisher, 4000, 1_000_000);
+        await collector.waitForLog('ClickHouse store: disk full', 60_000);
+        const exit = await Promise.race([
+          collector.stop(),
+          sleep(20_000).then(() => 'still running'),
+        ]);
+        expect(exit).toBe(0);
+      } finally {
+        await collector.kill();
+        unlinkSync(filler);
+      }
+      const again = await start();
+      expect(await waitForRows(again.queryAddress, before + 4000, 60_000)).toBe(before + 4000);
+      expect(await deadLettered(nats!.url)).toBe(0);
+      await again.stop();
+    },
+    120_000,
+  );
 });
 
 /** A collector run to its end: its exit code and what it wrote on stderr. */
