@@ -7,12 +7,14 @@ import type { WireResetEvent } from '../../proto/index.js';
 import { agentsSubject } from '../../proto/nats-topology.js';
 import type { StreamLimits } from '../../proto/nats-topology.js';
 import { coveredAddresses } from '../covered-addresses.js';
+import { NetnsProcesses } from '../netns-processes.js';
 import type { KernelCounters } from '../loader-frames.js';
 import { BatchBuilder } from './batch-builder.js';
 import type { BatchLimits, EncodedBatch } from './batch-builder.js';
 import { HEARTBEAT_INTERVAL_S, buildHeartbeat } from './heartbeat.js';
 import type { AgentTotals, HeartbeatIdentity } from './heartbeat.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
+import { KernelSentResets, seenSentByNetns } from './kernel-sent-resets.js';
 import { Outbox } from './outbox.js';
 import { AggregateBuffer } from './storm-aggregates.js';
 import type { ResetAggregate } from '../../proto/index.js';
@@ -51,11 +53,19 @@ export class AgentPublishing {
    */
   private unsent: { data: Uint8Array; msgID: string } | undefined;
   private cutLogged = false;
+  private readonly kernelSent: KernelSentResets;
+  private readonly processes = new NetnsProcesses();
+  private unreadableLogged = false;
 
   constructor(private readonly options: PublishingOptions) {
     const { identity } = options;
     this.builder = new BatchBuilder(identity, options.batch);
     this.outbox = new Outbox(options.outboxMaxBytes);
+    this.kernelSent = new KernelSentResets(
+      options.coverage.netns,
+      options.coverage.all,
+      this.processes,
+    );
     this.publisher = new JetStreamPublisher(this.outbox, {
       servers: options.servers,
       host: identity.host,
@@ -145,9 +155,8 @@ export class AgentPublishing {
     const js = this.publisher.client;
     if (!js) return; // not connected yet: the next heartbeat carries the same totals
     const { identity, coverage } = this.options;
-    const names = coverage.all
-      ? ['host', ...coverage.netns.map((n) => n.name).filter(Boolean)]
-      : coverage.netns.map((n) => n.name).filter(Boolean);
+    // All namespaces: the agent's own ('host') and the named ones, as before.
+    const namespaces = coverage.all ? coverage.netns.filter((n) => n.name) : coverage.netns;
     const subject = agentsSubject(identity.host);
     if (this.unsent) {
       try {
@@ -163,14 +172,27 @@ export class AgentPublishing {
         );
       }
     }
-    const addresses = await coveredAddresses(names);
+    const { addresses, unreadable } = await coveredAddresses(namespaces, this.processes);
+    if (unreadable.length && !this.unreadableLogged) {
+      this.unreadableLogged = true;
+      this.options.log.warn(
+        { netns: unreadable },
+        'cannot read the addresses of some covered namespaces (no process of ours in them): heartbeats leave them out',
+      );
+    }
     const aggregates = this.unsent ? [] : this.aggregates.take();
+    // After the totals' kernel counters were taken: the kernel's count is never
+    // behind the agent's, so a gap is never hidden (a lead shows up as a gap that
+    // the next heartbeat takes back).
+    const totals = this.totals();
+    const sent = await this.kernelSent.read(seenSentByNetns(this.kernel?.entries ?? []));
     const heartbeat = buildHeartbeat(
       identity,
       { addresses, netns: coverage.netns, all: coverage.all },
-      this.totals(),
+      totals,
       BigInt(Date.now()) * 1_000_000n,
       aggregates,
+      sent,
     );
     const n = ++this.heartbeats;
     const data = heartbeatCodec.encode(heartbeat);

@@ -3,16 +3,21 @@
 // sent while the agent was stopped, or after a killed agent's last heartbeat.
 //
 // /proc/PID/net/snmp shows the MIB of PID's namespace and needs no capability, so
-// a namespace is read through any process in it (the agent's own first). Entering
-// a namespace (setns) would reach namespaces without processes too, but needs
-// CAP_SYS_ADMIN, which the agent does not otherwise need. Finding a process by
-// its namespace inode reads /proc/PID/ns/net, which the kernel allows only for
-// processes the agent may ptrace: with the least capabilities (CAP_BPF,
-// CAP_PERFMON) that is processes of its uid with no more capabilities than it. A
-// namespace without such a process is left out of the heartbeat (unknown, never
-// zero). Received resets have no kernel counter at all.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+// a namespace is read through any process in it (NetnsProcesses: the agent's own
+// first; why not setns, and which processes it may see, is told there). A named
+// namespace without such a process is entered for one read if the agent may
+// (CAP_SYS_ADMIN); otherwise it is left out of the heartbeat (unknown, never
+// zero). With every namespace covered, the namespaces read are those with a
+// process the agent may see, and the named ones. Received resets have no kernel
+// counter at all.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import type { CoveredNetns } from '../covered-addresses.js';
 import type { CountEntry } from '../loader-frames.js';
+import type { NetnsProcesses } from '../netns-processes.js';
+
+const run = promisify(execFile);
 
 /** CountEntry.direction of a sent reset. */
 const SENT = 1;
@@ -44,61 +49,36 @@ export function seenSentByNetns(entries: readonly CountEntry[]): Map<number, big
 }
 
 export class KernelSentResets {
-  /** A process seen in each namespace last time: checked again before it is used. */
-  private readonly pidOf = new Map<number, string>();
-
-  /** inodes: the covered namespaces; undefined: every namespace with a readable process. */
+  /**
+   * covered: the covered namespaces (name '' when `ip netns` does not name it);
+   * all: every namespace with a readable process besides them.
+   */
   constructor(
-    private readonly inodes: readonly number[] | undefined,
+    private readonly covered: readonly CoveredNetns[],
+    private readonly all: boolean,
+    private readonly processes: NetnsProcesses,
     private readonly proc = '/proc',
   ) {}
 
   /** One entry per namespace whose counter could be read, with what this run saw there. */
-  read(seen: ReadonlyMap<number, bigint>): NetnsSentCount[] {
-    const wanted = this.inodes ? new Set(this.inodes) : undefined;
-    if (wanted && [...wanted].some((inode) => !this.stillIn(inode))) this.scan(wanted);
-    if (!wanted) this.scan(undefined);
-    const counts: NetnsSentCount[] = [];
-    for (const inode of wanted ?? this.pidOf.keys()) {
-      const pid = this.pidOf.get(inode);
-      if (pid === undefined) continue;
+  async read(seen: ReadonlyMap<number, bigint>): Promise<NetnsSentCount[]> {
+    const pids = this.processes.find(this.all ? undefined : this.covered.map((n) => n.inode));
+    const counts = new Map<number, bigint>();
+    for (const [inode, pid] of pids) {
       const out = this.outRstsOf(pid);
       // Read, then checked again: the process may have exited and its pid been reused.
-      if (out === undefined || this.netnsOf(pid) !== inode) continue;
-      counts.push({ inode, kernelOutRsts: out, seenSent: seen.get(inode) ?? 0n });
+      if (out !== undefined && (pid === 'self' || this.processes.netnsOf(pid) === inode)) {
+        counts.set(inode, out);
+      }
     }
-    return counts.sort((a, b) => a.inode - b.inode);
-  }
-
-  private stillIn(inode: number): boolean {
-    const pid = this.pidOf.get(inode);
-    return pid !== undefined && this.netnsOf(pid) === inode;
-  }
-
-  /** Finds a process per namespace: the agent's own first, then the others in pid order. */
-  private scan(wanted: Set<number> | undefined): void {
-    this.pidOf.clear();
-    let pids: string[];
-    try {
-      pids = readdirSync(this.proc).filter((name) => /^\d+$/.test(name));
-    } catch {
-      return;
+    for (const { inode, name } of this.covered) {
+      if (counts.has(inode) || !name || name === 'host') continue;
+      const out = await outRstsByName(name);
+      if (out !== undefined) counts.set(inode, out);
     }
-    for (const pid of ['self', ...pids]) {
-      const inode = this.netnsOf(pid);
-      if (inode === undefined || this.pidOf.has(inode)) continue;
-      if (wanted && !wanted.has(inode)) continue;
-      this.pidOf.set(inode, pid);
-      if (wanted && this.pidOf.size === wanted.size) return;
-    }
-  }
-
-  private netnsOf(pid: string): number | undefined {
-    try {
-      return statSync(`${this.proc}/${pid}/ns/net`).ino;
-    } catch {
-      return undefined; // gone, or not ours to look at (see the top of the file)
-    }
+    return [...counts]
+      .map(([inode, out]) => ({ inode, kernelOutRsts: out, seenSent: seen.get(inode) ?? 0n }))
+      .sort((a, b) => a.inode - b.inode);
   }
 
   private outRstsOf(pid: string): bigint | undefined {
@@ -107,5 +87,21 @@ export class KernelSentResets {
     } catch {
       return undefined;
     }
+  }
+}
+
+/**
+ * A named namespace without a process we may see (a lab's, or one made by `ip
+ * netns add` for a service): entered for one read. Needs CAP_SYS_ADMIN; without it
+ * the namespace is left out.
+ */
+async function outRstsByName(name: string): Promise<bigint | undefined> {
+  try {
+    const { stdout } = await run('ip', ['netns', 'exec', name, 'cat', '/proc/net/snmp'], {
+      timeout: 5_000,
+    });
+    return tcpOutRsts(stdout);
+  } catch {
+    return undefined;
   }
 }
