@@ -18,7 +18,7 @@ import { FLAT_MIB_PER_H, MIN_JUDGED_S, flatness, minuteRows, warmUpS } from './s
 import { samplePipeline } from './soak-processes.js';
 import type { ProcessSample } from './soak-processes.js';
 import { sustainedRun } from './sustained-run.js';
-import type { SustainedSample } from './sustained-run.js';
+import type { BacklogPoint, SustainedSample } from './sustained-run.js';
 
 const USAGE =
   'usage: node dist/bench/soak.js [--minutes N] [--rate N] [--sample-s N] [--json]  ' +
@@ -53,6 +53,8 @@ const n = (x: number) => Math.round(x).toLocaleString('en-US');
 const clock = (s: number) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 const mib = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
 const cores = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
+const signed = (x: number | undefined) =>
+  x === undefined ? '–' : `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -100,7 +102,7 @@ function flatnessLines(f: Flatness[]): string[] {
       ? `  ${x.role.padEnd(9)} not seen after warm-up`
       : `  ${x.role.padEnd(9)} ${mib(x.firstMiB)} → ${mib(x.lastMiB)} MiB, ` +
         `max − min ${mib(x.maxMiB! - x.minMiB!)} MiB (${mib(x.minMiB)} … ${mib(x.maxMiB)}); ` +
-        `second half ${x.slopeMiBPerH === undefined ? '–' : `${x.slopeMiBPerH >= 0 ? '+' : ''}${x.slopeMiBPerH.toFixed(1)}`} MiB/h: ${x.verdict}`,
+        `second half ${signed(x.slopeMiBPerH)} ± ${mib(x.slopeErrorMiBPerH)} MiB/h: ${x.verdict}`,
   );
 }
 
@@ -161,23 +163,41 @@ async function main(): Promise<void> {
       `lag = resets emitted and not yet stored, at the last count, every 5 s):`,
   );
   for (const line of curveLines(rows)) console.log(`  ${line}`);
+  // The rows show the lag at each minute; its worst moment may fall between them.
+  const worst = run.backlog
+    .filter((b) => b.stored >= 0)
+    .reduce<BacklogPoint | undefined>(
+      (w, b) => (!w || b.emitted - b.stored > w.emitted - w.stored ? b : w),
+      undefined,
+    );
+  if (worst) {
+    console.log(
+      `  largest lag of ${run.backlog.length} counts: ${n(worst.emitted - worst.stored)} resets at ` +
+        `${clock(worst.atS)} (≈ ${((worst.emitted - worst.stored) / RATE).toFixed(1)} s at the rate); ` +
+        `slowest count answered in ${n(Math.max(...run.backlog.map((b) => b.queryMs)))} ms`,
+    );
+  }
 
   const flat = flatness(during, run.stormS);
   console.log(
     `\nmemory after warm-up (the first ${clock(warmUpS(run.stormS))} left out); slope over the ` +
-      `second half, flat at ≤ ${FLAT_MIB_PER_H} MiB/h:`,
+      `second half ± 2 standard errors, flat when all of it is ≤ ${FLAT_MIB_PER_H} MiB/h:`,
   );
   for (const line of flatnessLines(flat)) console.log(line);
-  const judged = flat.filter((f) => f.verdict === 'flat' || f.verdict === 'grows');
+  const named = (verdict: Flatness['verdict']) =>
+    flat
+      .filter((f) => f.verdict === verdict)
+      .map((f) => f.role)
+      .join(', ');
   const memory =
     run.stormS < MIN_JUDGED_S
       ? `not judged (a run under ${MIN_JUDGED_S / 60} min is too short)`
-      : judged.length === flat.length && judged.every((f) => f.verdict === 'flat')
+      : flat.every((f) => f.verdict === 'flat')
         ? 'flat'
-        : `NOT FLAT (${flat
-            .filter((f) => f.verdict !== 'flat')
-            .map((f) => `${f.role} ${f.verdict}`)
-            .join(', ')})`;
+        : flat.some((f) => f.verdict === 'grows')
+          ? `GROWS (${named('grows')})`
+          : `flat (${named('flat')}); unclear, its swings too wide for the run (${named('unclear')})` +
+            (named('not seen') ? `; NOT SEEN (${named('not seen')})` : '');
 
   const loss = lossLines(run);
   console.log('\nloss, end to end:');
