@@ -130,6 +130,7 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   if (publishing) {
     decode.publisher = new AgentPublishing({
       servers: config.nats,
+      auth: config.natsAuth,
       identity: {
         host: identity.host,
         bootId: identity.bootId,

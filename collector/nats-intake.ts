@@ -161,6 +161,7 @@ function inbound(m: JsMsg): InboundMessage {
     subject: m.subject,
     data: m.data,
     redelivered: m.redelivered,
+    receivedAtNs: BigInt(m.info.timestampNanos),
     ack: () => m.ack(),
     nak: (delayMs) => m.nak(delayMs),
     working: () => m.working(),

@@ -99,6 +99,8 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
     server.setServing(false);
     // Stop pulling first, then insert and ack what was pulled: nothing is left unacked
     // that could have been stored.
+    // First: during a store outage the intake waits in add() for room.
+    ingester.stopTaking();
     await intake.stop();
     await ingester.close();
     log.info(ingester.counters, 'collector stopped');

@@ -167,29 +167,24 @@ describe('two hosts with skewed clocks', () => {
     expect(sent.peer_event_id).toBeNull();
   });
 
-  // Needs the JetStream receive time passed from the intake (collector/nats-intake.ts:
-  // receivedAtNs: m.info.timestampNanos) through the ingester (collector/ingest/
-  // ingester.ts: heartbeatRow(heartbeat, message.receivedAtNs)); until then
-  // clock_offset_ms stays NULL. Turns red once that lands: make it `it` then.
-  it.fails(
-    'the heartbeats show each agent’s clock offset (pending: the intake passes JetStream’s receive time)',
-    async () => {
-      const offsets = await rows(
-        `SELECT CAST(host AS String) AS host, median(clock_offset_ms) AS offset_ms
+  // Measured against JetStream's receive time, which the intake passes on with each
+  // message (collector/nats-intake.ts receivedAtNs).
+  it('the heartbeats show each agent’s clock offset', async () => {
+    const offsets = await rows(
+      `SELECT CAST(host AS String) AS host, median(clock_offset_ms) AS offset_ms
        FROM agents WHERE host IN ({a:String}, {b:String}, {c:String}, {d:String})
        GROUP BY host`,
-        { a: NEAR.client, b: NEAR.server, c: FAR.client, d: FAR.server },
-      );
-      const at = (host: string) => Number(offsets.find((r) => r.host === host)?.offset_ms);
-      // The publish delay adds a few ms; a loaded machine maybe a few hundred.
-      expect(Math.abs(at(NEAR.client))).toBeLessThan(500);
-      expect(Math.abs(at(NEAR.server) - 3_000)).toBeLessThan(500);
-      expect(Math.abs(at(FAR.server) - 15_000)).toBeLessThan(500);
-      // The fleet view shows it, and warns past half the tolerance.
-      const fleet = await rstscopeFleet(FAR.server);
-      expect(fleet.stdout).toMatch(/\+1[45]\.\d s/);
-      expect(fleet.stderr).toContain(`${FAR.server}'s clock is +1`);
-      expect((await rstscopeFleet(NEAR.server)).stderr).not.toContain('clock is');
-    },
-  );
+      { a: NEAR.client, b: NEAR.server, c: FAR.client, d: FAR.server },
+    );
+    const at = (host: string) => Number(offsets.find((r) => r.host === host)?.offset_ms);
+    // The publish delay adds a few ms; a loaded machine maybe a few hundred.
+    expect(Math.abs(at(NEAR.client))).toBeLessThan(500);
+    expect(Math.abs(at(NEAR.server) - 3_000)).toBeLessThan(500);
+    expect(Math.abs(at(FAR.server) - 15_000)).toBeLessThan(500);
+    // The fleet view shows it, and warns past half the tolerance.
+    const fleet = await rstscopeFleet(FAR.server);
+    expect(fleet.stdout).toMatch(/\+1[45]\.\d s/);
+    expect(fleet.stderr).toContain(`${FAR.server}'s clock is +1`);
+    expect((await rstscopeFleet(NEAR.server)).stderr).not.toContain('clock is');
+  });
 });

@@ -216,36 +216,31 @@ describe('embedded store: the disk fills up and is freed', () => {
     }
   }, 240_000);
 
-  // Known gap: the collector's shutdown (run-collector.ts) stops the intake before it
-  // tells the ingester, whose add() waits for the store once an insert's worth is in
-  // hand; the fix is one line there (ingester.stopTaking() before intake.stop()).
-  it.fails(
-    'SIGTERM while the disk is full and an insert is in hand: exits, gives everything back, loses nothing (bug: waits for the store)',
-    async () => {
-      const filler = join(mount, 'filler');
-      const collector = await start(['--max-insert-rows', '1000']);
-      publisher ??= new BatchPublisher([nats!.url], 'disk-host');
-      const before = (await storedKeys(collector.queryAddress)).rows;
-      try {
-        fill(filler);
-        await publish(publisher, 4000, 1_000_000);
-        await collector.waitForLog('ClickHouse store: disk full', 60_000);
-        const exit = await Promise.race([
-          collector.stop(),
-          sleep(20_000).then(() => 'still running'),
-        ]);
-        expect(exit).toBe(0);
-      } finally {
-        await collector.kill();
-        unlinkSync(filler);
-      }
-      const again = await start();
-      expect(await waitForRows(again.queryAddress, before + 4000, 60_000)).toBe(before + 4000);
-      expect(await deadLettered(nats!.url)).toBe(0);
-      await again.stop();
-    },
-    120_000,
-  );
+  // The shutdown tells the ingester to stop taking before it stops the intake, whose
+  // add() would otherwise wait for the store once an insert's worth is in hand.
+  it('SIGTERM while the disk is full and an insert is in hand: exits, gives everything back, loses nothing', async () => {
+    const filler = join(mount, 'filler');
+    const collector = await start(['--max-insert-rows', '1000']);
+    publisher ??= new BatchPublisher([nats!.url], 'disk-host');
+    const before = (await storedKeys(collector.queryAddress)).rows;
+    try {
+      fill(filler);
+      await publish(publisher, 4000, 1_000_000);
+      await collector.waitForLog('ClickHouse store: disk full', 60_000);
+      const exit = await Promise.race([
+        collector.stop(),
+        sleep(20_000).then(() => 'still running'),
+      ]);
+      expect(exit).toBe(0);
+    } finally {
+      await collector.kill();
+      unlinkSync(filler);
+    }
+    const again = await start();
+    expect(await waitForRows(again.queryAddress, before + 4000, 60_000)).toBe(before + 4000);
+    expect(await deadLettered(nats!.url)).toBe(0);
+    await again.stop();
+  }, 120_000);
 });
 
 /** A collector run to its end: its exit code and what it wrote on stderr. */

@@ -18,6 +18,7 @@ import { KernelSentResets, seenSentByNetns } from './kernel-sent-resets.js';
 import { Outbox } from './outbox.js';
 import { AggregateBuffer } from './storm-aggregates.js';
 import type { ResetAggregate } from '../../proto/index.js';
+import type { NatsAuth } from '../../proto/nats-auth-options.js';
 
 /** On shutdown, how long buffered batches may take to reach JetStream. */
 const DRAIN_ON_STOP_MS = 5_000;
@@ -26,6 +27,8 @@ const LAST_HEARTBEAT_TIMEOUT_MS = 2_000;
 
 export interface PublishingOptions {
   servers: string[];
+  /** TLS and credentials for NATS (default: none). */
+  auth?: NatsAuth;
   identity: HeartbeatIdentity;
   /** Namespaces covered, with names where `ip netns` has one; all: the whole host. */
   coverage: { netns: { inode: number; name: string }[]; all: boolean };
@@ -68,6 +71,7 @@ export class AgentPublishing {
     );
     this.publisher = new JetStreamPublisher(this.outbox, {
       servers: options.servers,
+      auth: options.auth,
       host: identity.host,
       bootId: identity.bootId,
       runId: identity.runId,

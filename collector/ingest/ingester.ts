@@ -31,6 +31,8 @@ export interface InboundMessage {
   data: Uint8Array;
   /** Delivered before: its rows may already be stored. */
   redelivered: boolean;
+  /** When JetStream stored it, by the server's clock: a heartbeat's clock is measured against it. */
+  receivedAtNs?: bigint;
   ack(): void;
   nak(delayMs?: number): void;
   working(): void;
@@ -169,7 +171,7 @@ export class Ingester {
             message,
             copies: [],
             resets: undefined,
-            agents: [heartbeatRow(validated.heartbeat)],
+            agents: [heartbeatRow(validated.heartbeat, message.receivedAtNs)],
             retried: false,
           };
     if (!this.pending.length) this.oldestAt = Date.now();
