@@ -140,6 +140,9 @@ export async function runAgent(config: AgentConfig): Promise<number> {
         startedAtNs: BigInt(runId) * 1_000_000n,
       },
       coverage: coverage(netnsInodes, names),
+      // Pods are covered only when every namespace is.
+      knownAddresses:
+        naming && netnsInodes.length === 0 ? () => naming.pods.podNetworkIps() : undefined,
       batch: {
         maxEvents: DEFAULT_BATCH_MAX_EVENTS,
         maxBytes: DEFAULT_BATCH_MAX_BYTES,

@@ -119,6 +119,8 @@ describe('the agent with only CAP_BPF and CAP_PERFMON; the collector as nobody w
   let collector: ChildProcess;
   let collectorLog = '';
   let query: QueryClient;
+  /** Starts an agent as the chart runs it on every namespace: the DaemonSet's way. */
+  let startOnEveryNamespace: (host: string) => Promise<AgentRunner>;
 
   beforeAll(async () => {
     const mount = localCgroupV2Root();
@@ -171,6 +173,16 @@ describe('the agent with only CAP_BPF and CAP_PERFMON; the collector as nobody w
     // needs ptrace access: the same uid and no more capabilities than the agent): the
     // agent reads the namespace's addresses through it.
     children.push(lab.spawn(lab.server, [...AS_THE_CHART_RUNS_IT, 'sleep', '3600']));
+    startOnEveryNamespace = (name) =>
+      AgentRunner.start(
+        [
+          ...['--host', name, '--nats', nats.url, '--batch-delay-ms', '50'],
+          ...['--kube-api', double.url, '--kube-token-file', tokenFile],
+          ...['--node-name', 'node-a', '--cgroup-root', mount],
+        ],
+        {},
+        AS_THE_CHART_RUNS_IT,
+      );
     agent = await AgentRunner.start(
       [
         ...lab.namespaces().flatMap((ns) => ['--netns', ns]),
@@ -301,6 +313,38 @@ describe('the agent with only CAP_BPF and CAP_PERFMON; the collector as nobody w
       30_000,
     );
     expect(await covered()).toBeGreaterThan(0);
+  });
+
+  // Pods' processes run as other users, whose namespaces the agent may not look into:
+  // with every namespace covered, this node's pod IPs come from the API instead.
+  it("on every namespace, its heartbeats list this node's live pod IPs from the API", async () => {
+    const everyHost = `${host}-all`;
+    const everywhere = await startOnEveryNamespace(everyHost);
+    try {
+      const addresses = async () =>
+        (
+          await query.sql({
+            sql: 'SELECT arrayJoin(addresses) AS a FROM (SELECT addresses FROM agents WHERE host = {host:String} ORDER BY ts DESC LIMIT 1)',
+            params: { host: everyHost },
+          })
+        ).rows.map((row) => (JSON.parse(row) as { a: string }).a.replace(/^::ffff:/, ''));
+      // The first heartbeat may go before the pod list arrives; the next one is 10 s later.
+      await eventually(
+        async () => (await addresses()).includes('10.244.1.12'),
+        'a heartbeat with the pod IPs',
+        30_000,
+      );
+      const listed = await addresses();
+      // checkout, payments-0, debug-shell and the lab's echo-0 run on node-a.
+      expect(listed).toEqual(
+        expect.arrayContaining(['10.244.1.12', '10.244.1.13', '10.244.1.14', '10.2.0.2']),
+      );
+      expect(listed).not.toContain('10.244.2.22'); // node-b's
+      expect(listed).not.toContain('10.0.0.11'); // a host-network pod: the node's address
+      expect(listed).not.toContain('10.244.1.15'); // a finished job
+    } finally {
+      everywhere.kill();
+    }
   });
 
   it('as a non-root user with CAP_BPF and CAP_PERFMON as ambient capabilities (systemd’s AmbientCapabilities=), it captures too', async () => {

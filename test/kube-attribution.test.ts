@@ -64,6 +64,7 @@ describe('the agent’s pod cache', () => {
       containerNames: { ['4b1e9c0d'.repeat(8)]: 'checkout' },
       podIps: ['10.244.1.12'],
       hostNetwork: false,
+      finished: false,
       qosClass: 'Burstable',
     });
     const payments = cache.byUid(PAYMENTS_0)!;
@@ -78,6 +79,10 @@ describe('the agent’s pod cache', () => {
     });
     const report = cache.pods().find((p) => p.name === 'report-28930140-q8x2z')!;
     expect(report.workload).toEqual({ kind: 'CronJob', name: 'report' });
+    expect(report.finished).toBe(true);
+    // What the heartbeats add to the covered addresses: live pods with a namespace of
+    // their own (not the host-network exporter, not the finished job).
+    expect(cache.podNetworkIps().sort()).toEqual(['10.244.1.12', '10.244.1.13', '10.244.1.14']);
     // Another node's pod is not this agent's business.
     expect(cache.byUid('e2a4c6e8-0b2d-4f6a-8c0e-2a4c6e8a0b2d')).toBeUndefined();
   });

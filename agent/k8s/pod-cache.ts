@@ -24,6 +24,8 @@ export interface PodInfo {
   containerNames: Record<string, string>;
   podIps: string[];
   hostNetwork: boolean;
+  /** Succeeded or Failed: its network namespace is gone, its IP free for a new pod. */
+  finished: boolean;
   qosClass?: string;
 }
 
@@ -90,6 +92,11 @@ export class PodCache {
     return [...this.byUidMap.values()];
   }
 
+  /** The IPs of this node's live pods that have a network namespace of their own. */
+  podNetworkIps(): string[] {
+    return [...this.byIp].filter(([, info]) => !info.finished).map(([ip]) => ip);
+  }
+
   stop(): Promise<void> {
     return this.reflector.stop();
   }
@@ -139,6 +146,7 @@ async function podInfo(pod: Pod, owners: OwnerLookup): Promise<PodInfo> {
       canonicalIp,
     ),
     hostNetwork: pod.spec?.hostNetwork === true,
+    finished: status.phase === 'Succeeded' || status.phase === 'Failed',
   };
   if (status.qosClass) info.qosClass = status.qosClass;
   return info;

@@ -32,6 +32,13 @@ export interface PublishingOptions {
   identity: HeartbeatIdentity;
   /** Namespaces covered, with names where `ip netns` has one; all: the whole host. */
   coverage: { netns: { inode: number; name: string }[]; all: boolean };
+  /**
+   * Covered addresses known without reading a namespace: with every namespace
+   * covered, this node's pod IPs from the Kubernetes API. Pods' processes usually
+   * run as other users, whose namespaces the agent may not look into with its two
+   * capabilities (netns-processes.ts).
+   */
+  knownAddresses?: () => string[];
   batch: BatchLimits;
   outboxMaxBytes: number;
   streamLimits: StreamLimits;
@@ -176,7 +183,11 @@ export class AgentPublishing {
         );
       }
     }
-    const { addresses, unreadable } = await coveredAddresses(namespaces, this.processes);
+    const covered = await coveredAddresses(namespaces, this.processes);
+    const { unreadable } = covered;
+    const addresses = [
+      ...new Set([...covered.addresses, ...(this.options.knownAddresses?.() ?? [])]),
+    ].sort();
     if (unreadable.length && !this.unreadableLogged) {
       this.unreadableLogged = true;
       this.options.log.warn(
