@@ -83,6 +83,7 @@ export async function runCollector(config: CollectorConfig): Promise<number> {
         storage: `${storage.backend} ${storage.location}`,
         backlog: () => intake.backlog(),
         counters: ingester.counters,
+        store: () => ingester.storeState(),
       }),
     });
     cleanups.unshift(() => server.shutdown());

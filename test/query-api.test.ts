@@ -576,6 +576,7 @@ describe('Fleet', () => {
       rows_inserted: '99',
       dead_lettered: '0',
       unavailable: '',
+      store_failing: '',
     };
     const other = await startQueryServer({
       listen: '127.0.0.1:0',

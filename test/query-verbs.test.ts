@@ -816,9 +816,13 @@ describe('formatting without a server', () => {
       rows_inserted: '1234',
       dead_lettered: '0',
       unavailable: '',
+      store_failing: '',
     };
     expect(collectorLine(status)).toBe(
       'collector: chdb /var/lib/rstscope/clickhouse; NATS pending 12, ack pending 3; 1234 rows inserted; 0 dead-lettered',
+    );
+    expect(collectorLine({ ...status, store_failing: 'disk_full since 07:27:20Z (…)' })).toBe(
+      'collector: chdb /var/lib/rstscope/clickhouse; NATS pending 12, ack pending 3; 1234 rows inserted; 0 dead-lettered; STORE FAILING: disk_full since 07:27:20Z (…)',
     );
     expect(
       collectorLine({ ...status, stream_pending: '0', unavailable: 'NATS unreachable: no answer' }),

@@ -3,7 +3,7 @@
 // a ClickHouse server that is not there at startup; and, when a server is given
 // (CLICKHOUSE_URL), one cut off mid-run behind a TCP proxy and restored. Each time:
 // nothing dead-lettered, every event stored exactly once once the store is back.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -149,6 +149,13 @@ describe('embedded store: the disk fills up and is freed', () => {
       total += 2500;
     }
     await collector.waitForLog('ClickHouse store: disk full', 60_000);
+    // And so does `rstscope fleet`, from the collector's status.
+    const fleet = spawnSync(RSTSCOPE_BIN, ['fleet', '--server', collector.queryAddress], {
+      encoding: 'utf8',
+    });
+    expect(fleet.stdout + fleet.stderr).toMatch(
+      /STORE FAILING: disk_full since \d\d:\d\d:\d\dZ \(\d+ failed attempts\), \d+ messages held in JetStream/,
+    );
     const stored = (await storedKeys(collector.queryAddress)).rows;
     expect(stored).toBeLessThan(total);
     // More while it waits, through a few of its retries and ack waits.

@@ -140,6 +140,7 @@ beforeAll(async () => {
       storage: storage.location,
       backlog: () => intake.backlog(),
       counters: ingester.counters,
+      store: () => ingester.storeState(),
     }),
   });
   await intake.start(ingester);
@@ -583,6 +584,7 @@ describe('WatchResets from NATS', () => {
       rows_inserted: String(Number(rows[0]!.n) - 3),
       dead_lettered: '2',
       unavailable: '',
+      store_failing: '',
     });
   });
 

@@ -173,12 +173,14 @@ export function skewWarnings(agents: readonly FleetAgent[]): string[] {
 
 /** collector: chdb /var/lib/…; NATS pending 0, ack pending 0; 1 234 rows inserted; 0 dead-lettered */
 export function collectorLine(c: CollectorStatus): string {
+  const failing = c.store_failing ? `; STORE FAILING: ${c.store_failing}` : '';
   if (c.unavailable) {
-    return `collector: ${c.storage || 'storage unknown'}; its NATS figures are unknown: ${c.unavailable}`;
+    return `collector: ${c.storage || 'storage unknown'}; its NATS figures are unknown: ${c.unavailable}${failing}`;
   }
   return (
     `collector: ${c.storage || 'storage unknown'}; NATS pending ${c.stream_pending}, ` +
-    `ack pending ${c.ack_pending}; ${c.rows_inserted} rows inserted; ${c.dead_lettered} dead-lettered`
+    `ack pending ${c.ack_pending}; ${c.rows_inserted} rows inserted; ${c.dead_lettered} dead-lettered` +
+    failing
   );
 }
 

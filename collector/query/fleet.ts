@@ -42,8 +42,8 @@ interface AgentRow {
   lag_ms: number;
   age_ms: number;
   stored: string;
-  kernel_sent: string;
-  unseen_sent: string;
+  kernel_sent_text: string;
+  unseen_sent_text: string;
   clock_offset_ms: number | null;
 }
 
@@ -97,8 +97,8 @@ const SENT_GAPS = `
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
   ),
   gaps AS (
-    SELECT CAST(host AS String) AS host, CAST(boot_id AS String) AS boot_id,
-           toString(run_id) AS run_id,
+    SELECT CAST(host AS String) AS gap_host, CAST(boot_id AS String) AS gap_boot_id,
+           toString(run_id) AS gap_run_id,
            sumIf(kernel_step, n > 1) AS kernel_sent,
            sumIf(kernel_step - seen_step, n > 1) AS unseen_sent
     FROM steps
@@ -139,12 +139,12 @@ export function fleetHandler(deps: QueryServiceDeps) {
          )
          SELECT runs.*, dateDiff('millisecond', last_ts, now64(3)) AS age_ms,
                 ifNull(stored.stored, 0) AS stored,
-                toString(ifNull(gaps.kernel_sent, 0)) AS kernel_sent,
-                toString(ifNull(gaps.unseen_sent, 0)) AS unseen_sent
+                toString(ifNull(gaps.kernel_sent, 0)) AS kernel_sent_text,
+                toString(ifNull(gaps.unseen_sent, 0)) AS unseen_sent_text
          FROM runs
          LEFT JOIN stored ON stored.run_key = concat(runs.host, '/', runs.boot_id, '/', runs.run_id)
-         LEFT JOIN gaps ON gaps.host = runs.host AND gaps.boot_id = runs.boot_id
-                       AND gaps.run_id = runs.run_id
+         LEFT JOIN gaps ON gaps.gap_host = runs.host AND gaps.gap_boot_id = runs.boot_id
+                       AND gaps.gap_run_id = runs.run_id
          ORDER BY host, last_ts DESC, boot_id, run_id
          LIMIT ${MAX_AGENT_RUNS}`,
       params,
@@ -189,8 +189,8 @@ function fleetAgent(r: AgentRow, staleAfterS: number): FleetAgent {
     // Aggregated resets are stored too, as counts in reset_aggregates.
     missing: String(BigInt(r.seen) - BigInt(r.stored) - BigInt(r.aggregated)),
     stored: r.stored,
-    kernel_sent: r.kernel_sent,
-    unseen_sent: r.unseen_sent,
+    kernel_sent: r.kernel_sent_text,
+    unseen_sent: r.unseen_sent_text,
     ...(r.clock_offset_ms === null ? {} : { clock_offset_ms: r.clock_offset_ms }),
   };
 }
@@ -207,6 +207,7 @@ async function collectorStatus(deps: QueryServiceDeps): Promise<CollectorStatus>
     rows_inserted: '0',
     dead_lettered: '0',
     unavailable: '',
+    store_failing: '',
   };
   if (!deps.collectorStatus) return unknown;
   try {

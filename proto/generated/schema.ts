@@ -966,6 +966,10 @@ export const descriptor = {
                 "unavailable": {
                   "type": "string",
                   "id": 6
+                },
+                "store_failing": {
+                  "type": "string",
+                  "id": 7
                 }
               }
             },
@@ -1700,6 +1704,7 @@ export interface CollectorStatus {
   rows_inserted: string;
   dead_lettered: string;
   unavailable: string;
+  store_failing: string;
 }
 
 export interface FleetResponse {
