@@ -32,7 +32,11 @@ const ATTRIBUTION_OFF = [
 
 interface Container {
   args: string[];
-  env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  env: {
+    name: string;
+    value?: string;
+    valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
+  }[];
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
@@ -514,6 +518,50 @@ describe.skipIf(unavailable !== undefined)('helm chart', () => {
       name: 'nats-auth',
       hostPath: { path: '/etc/rstscope/nats.nk', type: 'File' },
     });
+  });
+
+  it('with ClickHouse roles: the collectors insert and query as their own users, a hook Job migrates as the owner', () => {
+    const roles = [
+      ...['--set', 'clickhouse.roles.enabled=true', '--set', 'clickhouse.existingSecret=ch-users'],
+    ];
+    const rendered = manifests(template(...roles));
+    for (const manifest of rendered) expect(manifestProblems(manifest)).toEqual([]);
+    const collector = containerOf(only(rendered, 'Deployment', '-collector'));
+    expect(collector.args).toContain('--clickhouse-query-user=rstscope_api');
+    expect(collector.env).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'CLICKHOUSE_QUERY_PASSWORD',
+          valueFrom: { secretKeyRef: { name: 'ch-users', key: 'query-password' } },
+        },
+      ]),
+    );
+    const job = only(rendered, 'Job', '-migrate');
+    expect((job.metadata as { annotations?: Record<string, string> }).annotations).toMatchObject({
+      'helm.sh/hook': 'pre-install,pre-upgrade',
+    });
+    const migrate = containerOf(job);
+    const args = kubeletArgs(migrate, 'node-a');
+    expect(args.argv).toEqual(
+      expect.arrayContaining(['--migrate-only', '--clickhouse-user=rstscope_migrator']),
+    );
+    expect(migrate.env).toEqual([
+      {
+        name: 'CLICKHOUSE_PASSWORD',
+        valueFrom: { secretKeyRef: { name: 'ch-users', key: 'migrator-password' } },
+      },
+    ]);
+    // The flags are the collector's own.
+    const config = loadCollectorConfig(args.argv, { ...args.env, CLICKHOUSE_PASSWORD: 'x' });
+    expect(config.roles.migrateOnly).toBe(true);
+    expect(config.storage.user).toBe('rstscope_migrator');
+
+    // Without roles: no Job, no query user. Roles without a Secret: refused.
+    const plain = manifests(template());
+    expect(plain.filter((m) => m.kind === 'Job')).toEqual([]);
+    const noSecret = helm.run(['template', 'x', CHART, '--set', 'clickhouse.roles.enabled=true']);
+    expect(noSecret.status).not.toBe(0);
+    expect(noSecret.stderr).toMatch(/clickhouse.roles.enabled needs clickhouse.existingSecret/);
   });
 
   it('rejects a value of the wrong type or an unknown key, naming it', () => {

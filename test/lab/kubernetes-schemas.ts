@@ -7,6 +7,7 @@ import { validate as validatePodSecurityContext } from 'kubernetes-models/_schem
 import { validate as validatePodSpec } from 'kubernetes-models/_schemas/IoK8sApiCoreV1PodSpec';
 import { validate as validateSecurityContext } from 'kubernetes-models/_schemas/IoK8sApiCoreV1SecurityContext';
 import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
@@ -31,6 +32,7 @@ export const ALLOWED_KINDS: ReadonlyMap<string, Validating> = new Map<string, Va
   ['apps/v1/DaemonSet', DaemonSet],
   ['apps/v1/Deployment', Deployment],
   ['apps/v1/StatefulSet', StatefulSet],
+  ['batch/v1/Job', Job],
   ['policy/v1/PodDisruptionBudget', PodDisruptionBudget],
   ['networking.k8s.io/v1/NetworkPolicy', NetworkPolicy],
   ['rbac.authorization.k8s.io/v1/ClusterRole', ClusterRole],
