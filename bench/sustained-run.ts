@@ -206,12 +206,13 @@ export async function sustainedRun(
 ): Promise<SustainedSample> {
   const { host } = options;
   const nats = await NatsServer.start();
-  const collector = await CollectorRunner.start(nats.url, {
-    // The collector's own default (the runner's is shorter, for tests).
-    args: ['--max-insert-delay-ms', '1000'],
-  });
+  let collector: CollectorRunner | undefined;
   let agent: ProductionAgent | undefined;
   try {
+    collector = await CollectorRunner.start(nats.url, {
+      // The collector's own default (the runner's is shorter, for tests).
+      args: ['--max-insert-delay-ms', '1000'],
+    });
     agent = await ProductionAgent.start(lab, nats.url, host);
     const address = collector.queryAddress;
     let agentPids = processTree(agent.pid);
@@ -301,7 +302,7 @@ export async function sustainedRun(
     };
   } finally {
     agent?.kill();
-    await collector.dispose();
+    await collector?.dispose();
     await nats.stop();
   }
 }
