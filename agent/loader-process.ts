@@ -150,7 +150,10 @@ export class LoaderProcess {
     if (!child || child.exitCode !== null || child.signalCode !== null) return this.lastCounters;
     this.stopping = true;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const closed = new Promise<void>((resolve) => child.stdout.once('close', () => resolve()));
+    // After a crash (SIGKILL) the pipe may have closed before the exit is reaped.
+    const closed = child.stdout.closed
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => child.stdout.once('close', () => resolve()));
     child.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await Promise.all([exited, closed]);

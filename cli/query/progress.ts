@@ -32,12 +32,13 @@ export async function withProgress<T>(
   timing: ProgressTiming = DEFAULT_PROGRESS_TIMING,
 ): Promise<T> {
   if (!out.isTTY) return work;
-  const started = Date.now();
+  const started = performance.now();
   let shown = false;
   let ticker: NodeJS.Timeout | undefined;
   const draw = () => {
     shown = true;
-    out.write(`${CLEAR_LINE}${label}… ${Math.floor((Date.now() - started) / 1000)} s`);
+    // Rounded: a timer due at 1 s may fire a hair early, and "0 s" after a second reads wrong.
+    out.write(`${CLEAR_LINE}${label}… ${Math.round((performance.now() - started) / 1000)} s`);
   };
   const delay = setTimeout(() => {
     draw();
