@@ -433,3 +433,27 @@ describe('ingester when the store fails', () => {
     expect([first.acks, second.acks]).toEqual([['nak'], ['nak']]);
   });
 });
+
+// Last: it adds rows to ingest-host, which the counts above are absolute about.
+describe('ingester, late republish', () => {
+  it('a batch published again past the duplicate window, as a new message, adds no duplicate rows', async () => {
+    const ingester = ingesterOn(storage);
+    const first = message(40, [41, 42], false);
+    await ingester.add(first.m);
+    await ingester.flush();
+    const before = await count();
+    // Its ack was lost and NATS was away for 20 minutes: JetStream no longer knows
+    // the message id and stores it as a new message, not a redelivery.
+    const late = message(40, [41, 42], false);
+    late.m.receivedAtNs = BigInt(TS_NS) + 20n * 60n * 1_000_000_000n;
+    // A batch within the window is not looked up (and it is new: stored).
+    const fresh = message(43, [44], false);
+    fresh.m.receivedAtNs = BigInt(TS_NS) + 2_000_000_000n;
+    await ingester.add(late.m);
+    await ingester.add(fresh.m);
+    await ingester.close();
+    expect(late.acks).toEqual(['ack']);
+    expect(await count()).toBe(before + 1);
+    expect(ingester.counters.duplicateRows).toBe(2);
+  });
+});

@@ -17,7 +17,7 @@ import { RESET_TSV_COLUMNS } from './reset-batch-tsv.js';
 import type { ResetBatchTsv } from './reset-batch-tsv.js';
 import { validateMessage } from './message-validator.js';
 import type { InsertFormat, RefusalKind } from './message-validator.js';
-import { storedEventKeys } from './stored-events.js';
+import { publishedPastDuplicateWindow, storedEventKeys } from './stored-events.js';
 import { classifyStoreFailure } from '../storage/store-failure.js';
 import type { StoreFailure } from '../storage/store-failure.js';
 import { DEFAULT_RETRY_POLICY, StoreOutage } from './store-outage.js';
@@ -374,8 +374,15 @@ export class Ingester {
     if (agents.length) await this.storage.insert('agents', agents);
     // A redelivered batch, or one retried after a failed insert, may be stored
     // already: the ack was lost, or the server committed after the client gave up.
+    // So may a batch JetStream took later than its duplicate window: an agent that
+    // lost an ack and then NATS for longer republishes it as a new message.
     const maybeStored = batch.filter(
-      (p) => (retry || p.retried || p.message.redelivered) && p.resets,
+      (p) =>
+        p.resets &&
+        (retry ||
+          p.retried ||
+          p.message.redelivered ||
+          publishedPastDuplicateWindow(p.resets, p.message.receivedAtNs)),
     );
     const stored = maybeStored.length
       ? await storedEventKeys(
