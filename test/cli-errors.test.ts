@@ -3,10 +3,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RSTSCOPE_BIN } from './lab/agent-runner.js';
 import { freePort } from './lab/free-port.js';
+import { NatsServer } from './lab/nats-server.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'rstscope-cli-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -49,6 +52,25 @@ describe('pipeline commands on bad input', () => {
     const last = r.lines.at(-1)!;
     expect(last).toContain(`cannot connect to NATS at nats://127.0.0.1:${port}`);
     expect(last).toContain('start nats-server with -js, or give --nats URL');
+  });
+
+  it('a query address already taken: the collector says so and exits 1, late in its startup', async () => {
+    // Everything before the query server is up (NATS, the store, the ingester) by then.
+    const nats = await NatsServer.start();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = rstscope(
+        ...['collector', '--nats', nats.url, '--data-dir', join(dataDir, 'taken')],
+        ...['--listen', `127.0.0.1:${port}`],
+      );
+      expect(r.code).toBe(1);
+      expect(r.lines.at(-1)).toContain(`127.0.0.1:${port}`);
+    } finally {
+      taken.close();
+      await nats.stop();
+    }
   });
 
   it('an unreachable ClickHouse server: one line naming the URL, exit 1', async () => {

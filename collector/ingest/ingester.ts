@@ -139,6 +139,10 @@ export class Ingester {
       () => this.inHand.forEach((p) => p.message.working()),
       limits.workingEveryMs,
     );
+    // They never keep the process alive: a collector whose startup fails after the
+    // ingester exists must still exit (close() stops them on the way out).
+    this.timer.unref();
+    this.keepAlive.unref();
   }
 
   /** Takes one message; resolves when the ingester can take the next (back-pressure). */
