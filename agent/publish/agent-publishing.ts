@@ -66,6 +66,7 @@ export class AgentPublishing {
   private readonly kernelSent: KernelSentResets;
   private readonly processes = new NetnsProcesses();
   private unreadableLogged = false;
+  private heartbeatInFlight: Promise<void> | undefined;
 
   constructor(private readonly options: PublishingOptions) {
     const { identity } = options;
@@ -148,6 +149,7 @@ export class AgentPublishing {
     await this.publisher.stopPublishing();
     // Whatever could not be published before the deadline is lost with this process.
     this.outbox.discardAll();
+    await this.heartbeatInFlight;
     await this.sendHeartbeat(LAST_HEARTBEAT_TIMEOUT_MS);
     await this.publisher.close();
     return this.totals();
@@ -162,7 +164,21 @@ export class AgentPublishing {
     }
   }
 
-  private async sendHeartbeat(timeoutMs = 5_000): Promise<void> {
+  /**
+   * One heartbeat at a time: a slow one (a retried unsent heartbeat, namespaces to
+   * read, a 5 s publish) may outlast the 10 s tick, and two at once could each take
+   * aggregates and the second's unsent one replace the first's, losing those sums.
+   */
+  private sendHeartbeat(timeoutMs = 5_000): Promise<void> {
+    if (!this.heartbeatInFlight) {
+      this.heartbeatInFlight = this.heartbeat(timeoutMs).finally(() => {
+        this.heartbeatInFlight = undefined;
+      });
+    }
+    return this.heartbeatInFlight;
+  }
+
+  private async heartbeat(timeoutMs: number): Promise<void> {
     const js = this.publisher.client;
     if (!js) return; // not connected yet: the next heartbeat carries the same totals
     const { identity, coverage } = this.options;
