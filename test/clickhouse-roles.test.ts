@@ -183,6 +183,17 @@ describe('ClickHouse roles on the real engine (chDB with a role per process)', (
     }
   });
 
+  it('the collector starts its query API only as a user whose profile holds readonly', () => {
+    for (const role of ['api', 'grafana'] as const) {
+      expect(as(role, [{ do: 'assertReadOnlyUser' }])).toEqual([{ ok: true, value: undefined }]);
+    }
+    const [writer] = as('writer', [{ do: 'assertReadOnlyUser' }]);
+    expect(writer).toMatchObject({ ok: false });
+    expect((writer as { error: string }).error).toMatch(
+      /^--clickhouse-query-user this-role may write: its settings profile must hold readonly/,
+    );
+  });
+
   it('the API reader hits its limits and cannot lift them', () => {
     const outcomes = as('api', [
       sql(`SELECT number FROM numbers(${API_LIMITS.maxResultRows + 1})`),

@@ -106,7 +106,10 @@ export function roleGrants(kind: RoleKind, database: string): Grant[] {
  * A reader's profile. readonly = 2, not 1: both refuse every write and DDL, but
  * readonly = 1 also refuses any setting sent with a query, and every client
  * sends some (output formats, and the API its tighter per-query limits). The
- * constraints keep those settings inside the profile's limits.
+ * constraints keep those settings inside the profile's limits. readonly = 2
+ * alone would allow temporary tables: the role's grants (SELECT only) refuse
+ * those, and file() and url(). Settings without a constraint here (max_threads,
+ * read limits) a reader may raise.
  */
 export function readerProfile(kind: ReaderKind): ProfileDefinition {
   const limits = kind === 'api' ? API_LIMITS : GRAFANA_LIMITS;

@@ -5,6 +5,7 @@
 // tries DDL. Without one, one user does all three, as on chDB.
 import { StorageError } from './errors.js';
 import { openStorage } from './open-storage.js';
+import { assertReadOnlyUser } from './read-only-user.js';
 import { checkSchema } from './schema-check.js';
 import type { Storage, StorageOptions } from './storage.js';
 
@@ -39,6 +40,10 @@ export async function openCollectorStorage(
     }
     const { current } = await checkSchema(writer, options);
     const reader = await openStorage({ ...options, ...queryUser, readonlyByProfile: true });
+    await assertReadOnlyUser(reader, queryUser.user).catch(async (err: unknown) => {
+      await reader.close().catch(() => {});
+      throw err;
+    });
     return {
       writer,
       reader,

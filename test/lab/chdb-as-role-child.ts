@@ -5,6 +5,7 @@
 import { Session } from 'chdb';
 import { engineErrorLine } from '../../collector/storage/errors.js';
 import { storedEventKeys } from '../../collector/ingest/stored-events.js';
+import { assertReadOnlyUser } from '../../collector/storage/read-only-user.js';
 import { migrate } from '../../collector/storage/migrations.js';
 import { readOnlyQuery } from '../../collector/storage/read-only-query.js';
 import { checkSchema } from '../../collector/storage/schema-check.js';
@@ -66,6 +67,9 @@ async function main(): Promise<void> {
           break;
         case 'storedEventKeys':
           value = [...(await storedEventKeys(storage, step.batches))];
+          break;
+        case 'assertReadOnlyUser':
+          value = await assertReadOnlyUser(storage, 'this-role');
           break;
       }
       outcomes.push({ ok: true, value });

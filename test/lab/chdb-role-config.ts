@@ -66,7 +66,8 @@ export type RoleStep =
   | { do: 'migrate' }
   | { do: 'checkSchema' }
   | { do: 'readOnlyQuery'; request: ReadOnlyQueryRequest; options?: ReadOnlyQueryOptions }
-  | { do: 'storedEventKeys'; batches: BatchSpan[] };
+  | { do: 'storedEventKeys'; batches: BatchSpan[] }
+  | { do: 'assertReadOnlyUser' };
 
 export interface RoleJob {
   dataDir: string;
