@@ -2,7 +2,7 @@
 // seeds written 0600 into --out, and the nats-server authorization block that lets
 // each agent publish only as its own host. Seeds already in --out are kept, so
 // adding a host is running it again with one more --host.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nkeys } from '@nats-io/transport-node';
@@ -84,8 +84,12 @@ function makeCredentials(argv: string[]): number {
     });
   }
 
+  // Every host with a seed in DIR stays in the block: running the verb again with
+  // only a new host must not lock out the agents made before.
+  const known = seededHosts(out);
+  const everyHost = [...new Set([...known, ...hosts])].sort();
   const users: NatsUser[] = [];
-  for (const host of hosts) {
+  for (const host of everyHost) {
     users.push({
       label: `agent ${host}`,
       nkey: seedFile(join(out, `agent-${host}.nk`)),
@@ -107,10 +111,17 @@ function makeCredentials(argv: string[]): number {
   }
   process.stdout.write(block);
   process.stderr.write(
-    `rstscope nats-auth: ${hosts.length} agent seed(s) and a collector seed in ${out} (mode 0600); ` +
+    `rstscope nats-auth: ${everyHost.length} agent seed(s) (${hosts.length} named here) and a collector seed in ${out} (mode 0600); ` +
       `the block above is ${join(out, 'authorization.conf')}\n`,
   );
   return 0;
+}
+
+/** The hosts whose agent seeds are in `dir` already (agent-HOST.nk). */
+function seededHosts(dir: string): string[] {
+  return readdirSync(dir)
+    .map((name) => /^agent-(.+)\.nk$/.exec(name)?.[1])
+    .filter((host): host is string => host !== undefined && HOST.test(host));
 }
 
 /** The public key of the seed in `file`, made there first if it is not. */

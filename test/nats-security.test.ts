@@ -151,6 +151,12 @@ describe('rstscope nats-auth', () => {
     expect(readFileSync(seed(`agent-${HOST_A}`), 'utf8')).toBe(before);
     expect(again.stdout).toContain(publicA.getPublicKey());
     expect(again.stdout).toContain('"rstscope.v1.resets.sec-c"');
+    // And again naming only a new host: the hosts seeded before stay in the block.
+    const onlyNew = await run(RSTSCOPE_BIN, ['nats-auth', '--host', 'sec-d', '--out', creds]);
+    for (const host of [HOST_A, HOST_B, 'sec-c', 'sec-d']) {
+      expect(onlyNew.stdout).toContain(`"rstscope.v1.resets.${host}"`);
+    }
+    expect(onlyNew.stdout).toContain(publicA.getPublicKey());
   });
 });
 
