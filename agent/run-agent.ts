@@ -11,6 +11,7 @@ import { readHostIdentity } from './host-identity.js';
 import type { AttributionStep } from './k8s/attribution-step.js';
 import { KubeNaming } from './k8s/kube-naming.js';
 import { LoaderProcess } from './loader-process.js';
+import type { KernelCounters } from './loader-frames.js';
 import { netnsNames, resolveNetns } from './netns.js';
 import { AgentPublishing } from './publish/agent-publishing.js';
 import { DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS } from './publish/batch-builder.js';
@@ -43,6 +44,8 @@ export async function runAgent(config: AgentConfig): Promise<number> {
   const decode: { ctx?: DecodeContext; publisher?: AgentPublishing } = {};
   let crashed = false;
   const early: Array<[Buffer, number, bigint]> = [];
+  // Likewise a counters frame's storm sums: drained from the kernel once, so kept.
+  const earlyAggregates: KernelCounters['aggregates'][number][] = [];
   const deliver = (payload: Buffer, recordsAt: number, realtimeOffsetNs: bigint) => {
     const events = decodeWireRecords(payload, recordsAt, realtimeOffsetNs, decode.ctx!);
     delivered += events.length;
@@ -79,7 +82,8 @@ export async function runAgent(config: AgentConfig): Promise<number> {
       onCounters(counters) {
         decode.publisher?.updateKernelCounters(counters);
         // Each frame's aggregates are drained once, so they are added here only.
-        if (decode.publisher && decode.ctx && counters.aggregates.length) {
+        if (!decode.ctx) earlyAggregates.push(...counters.aggregates);
+        else if (decode.publisher && counters.aggregates.length) {
           const names = decode.ctx.rstReasons;
           decode.publisher.addAggregates(
             counters.aggregates.map((a) => toResetAggregate(a, names)),
@@ -155,6 +159,10 @@ export async function runAgent(config: AgentConfig): Promise<number> {
     decode.publisher.start();
   }
   for (const batch of early.splice(0)) deliver(...batch);
+  if (decode.publisher && earlyAggregates.length) {
+    const names = hello.rst_reasons;
+    decode.publisher.addAggregates(earlyAggregates.map((a) => toResetAggregate(a, names)));
+  }
   const scope = netnsInodes.length ? `namespaces ${config.netns.join(', ')}` : 'every namespace';
   log.info(
     {
