@@ -4,6 +4,7 @@
 // user and password. Everything is read and checked at startup, so a wrong path
 // or a malformed seed stops the process with one line naming the flag.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { nkeys } from '@nats-io/transport-node';
 import { readCertificates, readKeyPair, TlsFileError } from '../collector/query/pem-files.js';
 
@@ -173,7 +174,11 @@ function pem(read: () => void): void {
 function isLoopbackServer(server: string): boolean {
   try {
     const { hostname } = new URL(server.includes('://') ? server : `nats://${server}`);
-    return ['localhost', '[::1]', '::1'].includes(hostname) || hostname.startsWith('127.');
+    // 127.x only as an address: a name such as 127.0.0.1.example.com resolves anywhere.
+    return (
+      ['localhost', '[::1]', '::1'].includes(hostname) ||
+      (isIP(hostname) === 4 && hostname.startsWith('127.'))
+    );
   } catch {
     return false;
   }
