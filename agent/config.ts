@@ -12,7 +12,7 @@ import {
   natsAuthFromFlags,
 } from '../proto/nats-auth-options.js';
 import type { NatsAuth } from '../proto/nats-auth-options.js';
-import { NATS_URL_FORM, splitNatsServers } from '../proto/nats-topology.js';
+import { HOST_NAME, NATS_URL_FORM, splitNatsServers } from '../proto/nats-topology.js';
 import { AgentConfigError } from './errors.js';
 import { DEFAULT_BATCH_MAX_DELAY_MS } from './publish/batch-builder.js';
 import { DEFAULT_OUTBOX_MAX_BYTES } from './publish/outbox.js';
@@ -157,7 +157,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     );
   }
   const host = values.host ?? env.NODE_NAME;
-  if (host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(host)) {
+  if (host !== undefined && !HOST_NAME.test(host)) {
     throw new AgentConfigError(
       `--host ${host}: expected a DNS-style name (letters, digits, . _ -)`,
     );

@@ -4,8 +4,8 @@
 // which of these to change.
 import { credentials as grpcCredentials } from '@grpc/grpc-js';
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
-import { readCertificates, readKeyPair, TlsFileError } from '../collector/query/pem-files.js';
-import type { KeyPair } from '../collector/query/pem-files.js';
+import { readCertificates, readKeyPair, TlsFileError } from '../proto/pem-files.js';
+import type { KeyPair } from '../proto/pem-files.js';
 import { checkToken, readTokenFile, TOKEN_ENV, TokenError } from '../collector/query/token-file.js';
 
 export interface ClientTls {

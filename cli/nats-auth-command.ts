@@ -10,7 +10,8 @@ import { authorizationBlock } from '../proto/nats-authorization-block.js';
 import type { NatsUser } from '../proto/nats-authorization-block.js';
 import { NatsAuthConfigError, readNkeySeed } from '../proto/nats-auth-options.js';
 import { agentPermissions, collectorPermissions } from '../proto/nats-permissions.js';
-import { DEFAULT_DURABLE } from '../proto/nats-topology.js';
+// HOST_NAME: the agent's own rule for --host, so every host named here is one an agent accepts.
+import { DEFAULT_DURABLE, HOST_NAME } from '../proto/nats-topology.js';
 
 export const NATS_AUTH_USAGE = `usage: rstscope nats-auth --host NAME [--host NAME]... --out DIR [--durable NAME]
 
@@ -29,8 +30,6 @@ export class NatsAuthCommandError extends Error {
   override name = 'NatsAuthCommandError';
 }
 
-/** The agent's own rule for --host, so every host named here is one an agent accepts. */
-const HOST = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const SEED_MODE = 0o600;
 
 /** Exit 0, or 2 with one line on stderr for a bad flag or an --out it cannot use. */
@@ -63,7 +62,7 @@ function makeCredentials(argv: string[]): number {
   }
   const hosts = [...new Set(values.host)];
   if (!hosts.length) throw new NatsAuthCommandError('--host NAME: name at least one agent host');
-  const bad = hosts.find((h) => !HOST.test(h));
+  const bad = hosts.find((h) => !HOST_NAME.test(h));
   if (bad !== undefined) {
     throw new NatsAuthCommandError(
       `--host ${bad}: expected a DNS-style name (letters, digits, . _ -), as the agent's --host`,
@@ -121,7 +120,7 @@ function makeCredentials(argv: string[]): number {
 function seededHosts(dir: string): string[] {
   return readdirSync(dir)
     .map((name) => /^agent-(.+)\.nk$/.exec(name)?.[1])
-    .filter((host): host is string => host !== undefined && HOST.test(host));
+    .filter((host): host is string => host !== undefined && HOST_NAME.test(host));
 }
 
 /** The public key of the seed in `file`, made there first if it is not. */

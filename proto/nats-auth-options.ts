@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { nkeys } from '@nats-io/transport-node';
-import { readCertificates, readKeyPair, TlsFileError } from '../collector/query/pem-files.js';
+import { readCertificates, readKeyPair, TlsFileError } from './pem-files.js';
 
 /** node:util parseArgs options. */
 export const NATS_AUTH_OPTIONS = {

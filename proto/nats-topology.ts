@@ -29,6 +29,9 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxBytes: 4 * 1024 ** 3,
 };
 
+/** What an agent's --host may be: a DNS-style name (each becomes a subject token). */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
 /**
  * A host name as one subject token. Host names may contain dots, which would split
  * the token, so everything outside [A-Za-z0-9_-] is percent-encoded, byte by byte

@@ -15,7 +15,7 @@ import { runSqlCommand } from '../cli/sql-command.js';
 import { CollectorConfigError, loadCollectorConfig } from '../collector/index.js';
 import { startQueryServer } from '../collector/query/index.js';
 import type { QueryServer } from '../collector/query/index.js';
-import { TlsFileError } from '../collector/query/pem-files.js';
+import { TlsFileError } from '../proto/pem-files.js';
 import { isLoopback, loadQuerySecurity } from '../collector/query/server-security.js';
 import type { QuerySecurityConfig } from '../collector/query/server-security.js';
 import { TokenError } from '../collector/query/token-file.js';

@@ -4,7 +4,7 @@
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { parseHostPort } from './host-port.js';
-import { readCertificates, readKeyPair } from './pem-files.js';
+import { readCertificates, readKeyPair } from '../../proto/pem-files.js';
 import { readTokenFile } from './token-file.js';
 
 export interface QuerySecurityConfig {
