@@ -8,16 +8,24 @@
 // than it. A namespace without such a process is not found (unknown, never empty).
 import { readdirSync, statSync } from 'node:fs';
 
+/**
+ * One pass over /proc serves every lookup within this long: a heartbeat asks for
+ * addresses and counters of the same namespaces one after the other, and a
+ * namespace without a process would otherwise cost a pass for each.
+ */
+const RESCAN_AFTER_MS = 1_000;
+
 export class NetnsProcesses {
   /** A process seen in each namespace: checked again before each use. */
   private readonly pidOf = new Map<number, string>();
+  private scannedAt = -Infinity;
 
   constructor(private readonly proc = '/proc') {}
 
   /** A process in the namespace with this inode, looking again if the last one left. */
   pidIn(inode: number): string | undefined {
-    if (!this.stillIn(inode)) this.scan(new Set([inode]));
-    return this.pidOf.get(inode);
+    if (!this.stillIn(inode)) this.scan();
+    return this.stillIn(inode) ? this.pidOf.get(inode) : undefined;
   }
 
   /**
@@ -26,7 +34,7 @@ export class NetnsProcesses {
    */
   find(inodes: readonly number[] | undefined): Map<number, string> {
     const wanted = inodes ? new Set(inodes) : undefined;
-    if (!wanted || [...wanted].some((inode) => !this.stillIn(inode))) this.scan(wanted);
+    if (!wanted || [...wanted].some((inode) => !this.stillIn(inode))) this.scan();
     const found = new Map<number, string>();
     for (const [inode, pid] of this.pidOf) if (!wanted || wanted.has(inode)) found.set(inode, pid);
     return found;
@@ -46,24 +54,21 @@ export class NetnsProcesses {
     return pid !== undefined && this.netnsOf(pid) === inode;
   }
 
-  /** One pass over /proc: the agent's own namespace first, then in pid order. */
-  private scan(wanted: Set<number> | undefined): void {
-    if (!wanted) this.pidOf.clear();
+  /** One pass over /proc, at most once a RESCAN_AFTER_MS: the agent's own namespace first. */
+  private scan(): void {
+    const now = performance.now();
+    if (now - this.scannedAt < RESCAN_AFTER_MS) return;
+    this.scannedAt = now;
     let pids: string[];
     try {
       pids = readdirSync(this.proc).filter((name) => /^\d+$/.test(name));
     } catch {
       return;
     }
-    const missing = wanted && new Set([...wanted].filter((inode) => !this.stillIn(inode)));
-    for (const inode of missing ?? []) this.pidOf.delete(inode);
+    this.pidOf.clear();
     for (const pid of ['self', ...pids]) {
       const inode = this.netnsOf(pid);
-      if (inode === undefined || this.pidOf.has(inode)) continue;
-      if (missing && !missing.has(inode)) continue;
-      this.pidOf.set(inode, pid);
-      missing?.delete(inode);
-      if (missing && missing.size === 0) return;
+      if (inode !== undefined && !this.pidOf.has(inode)) this.pidOf.set(inode, pid);
     }
   }
 }
